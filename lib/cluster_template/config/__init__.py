@@ -1,0 +1,1 @@
+"""Loading and validating `cluster.yaml` and `nodes.yaml`."""

@@ -1,0 +1,220 @@
+"""Load `cluster.yaml` and `nodes.yaml`, validate them, and report every problem with file:line.
+
+ruamel.yaml's round-trip loader keeps the position of every key, so a pydantic error location
+such as `("nodes", 2, "address")` can be turned into `nodes.yaml:14: nodes[2].address: ...`.
+YAML 1.2 is used, so `off`/`no` stay strings instead of turning into booleans.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, ConfigIssue
+from .base import RULES
+
+CLUSTER_FILE = "cluster.yaml"
+NODES_FILE = "nodes.yaml"
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Config:
+    """Both files, validated. `cluster` is a ClusterConfig, `nodes` a NodesConfig."""
+
+    cluster: Any
+    nodes: Any
+
+
+class _Document:
+    """A parsed file: plain data for validation plus the ruamel tree for positions."""
+
+    def __init__(self, name: str, tree: Any):
+        self.name = name
+        self.tree = tree
+        self.data = _plain(tree)
+
+    def line_of(self, location: tuple[Any, ...]) -> int | None:
+        """1-based line of the deepest part of `location` that exists in the file."""
+        node, line = self.tree, None
+        for part in location:
+            try:
+                if isinstance(part, int) and hasattr(node, "lc") and isinstance(node, list):
+                    line = node.lc.item(part)[0] + 1
+                    node = node[part]
+                elif hasattr(node, "lc") and isinstance(node, dict) and part in node:
+                    line = node.lc.key(part)[0] + 1
+                    node = node[part]
+                else:
+                    break
+            except (KeyError, IndexError, TypeError, AttributeError):
+                break
+        if line is None and hasattr(self.tree, "lc"):
+            return None
+        return line
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's commented containers and scalar subclasses as built-in Python types."""
+    if isinstance(node, dict):
+        return {str(key): _plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    for builtin in (int, float, str):
+        if isinstance(node, builtin):
+            return builtin(node)
+    return node
+
+
+def _parse(path: Path, issues: list[ConfigIssue]) -> _Document | None:
+    name = path.name
+    if not path.is_file():
+        hint = "run `inv init` to create it from the sample" if name in (CLUSTER_FILE, NODES_FILE) else ""
+        issues.append(ConfigIssue(name, "", f"file not found; {hint}".rstrip("; ")))
+        return None
+    raw = path.read_bytes()
+    if len(raw) > MAX_CONFIG_BYTES:
+        issues.append(ConfigIssue(name, "", f"file is {len(raw)} bytes; refusing anything over {MAX_CONFIG_BYTES}"))
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        issues.append(ConfigIssue(name, "", "is not UTF-8 text (binary content?)", line))
+        return None
+    if "\x00" in text:
+        issues.append(ConfigIssue(name, "", "contains NUL bytes (binary content?)", text[: text.index("\x00")].count("\n") + 1))
+        return None
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    try:
+        tree = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
+        issues.append(ConfigIssue(name, "", f"invalid YAML: {_one_line(problem)}", line))
+        return None
+    except (YAMLError, RecursionError, ValueError) as exc:
+        issues.append(ConfigIssue(name, "", f"invalid YAML: {_one_line(str(exc))}"))
+        return None
+    if tree is None:
+        issues.append(ConfigIssue(name, "", "file is empty; start from the sample (`inv init`)"))
+        return None
+    if not isinstance(tree, dict):
+        issues.append(ConfigIssue(name, "", f"must be a mapping of keys to values, not a {type(_plain(tree)).__name__}", 1))
+        return None
+    return _Document(name, tree)
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _location_key(location: tuple[Any, ...]) -> str:
+    key = ""
+    for part in location:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key
+
+
+def _model_issues(model: type, document: _Document, issues: list[ConfigIssue]) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(document.data)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            location = tuple(part for part in error["loc"] if not _is_union_tag(part))
+            issues.append(ConfigIssue(
+                document.name,
+                _location_key(location),
+                _describe(model, error, location),
+                document.line_of(location),
+            ))
+        return None
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic inserts the union member's type into locations ("function-after[...]", "int"...).
+    return isinstance(part, str) and (part.startswith(("function-", "lax-", "constrained-")) or part in {"int", "str", "bool", "float", "list[str]", "list[int]"})
+
+
+def _describe(model: type, error: dict[str, Any], location: tuple[Any, ...]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        fields = _fields_at(model, location[:-1])
+        close = difflib.get_close_matches(str(location[-1]), fields, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"unknown key{hint}"
+    if kind == "missing":
+        return "is required"
+    message = error["msg"]
+    message = re.sub(r"^(Value error|Assertion failed), ", "", message)
+    given = error.get("input")
+    if kind.endswith(("_type", "_parsing")) and not isinstance(given, (dict, list)):
+        return f"{message} (got {given!r})"
+    return message
+
+
+def _fields_at(model: type, location: tuple[Any, ...]) -> list[str]:
+    """Field names of the (sub)model found at `location`, for "did you mean" hints."""
+    from pydantic import BaseModel
+
+    current: Any = model
+    for part in location:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        for candidate in list(candidates):
+            candidates.extend(getattr(candidate, "__args__", ()))
+        current = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+_NODE_KEY = re.compile(r"^nodes\[(\d+)\](?:\.(\w+))?$")
+
+
+def _rule_issue(key: str, message: str, cluster: _Document, nodes: _Document) -> ConfigIssue:
+    match = _NODE_KEY.match(key)
+    if match:
+        location: tuple[Any, ...] = ("nodes", int(match.group(1)))
+        if match.group(2):
+            location += (match.group(2),)
+        return ConfigIssue(nodes.name, key, message, nodes.line_of(location))
+    if key == "nodes":
+        return ConfigIssue(nodes.name, key, message, nodes.line_of(("nodes",)))
+    return ConfigIssue(cluster.name, key, message, cluster.line_of((key,)))
+
+
+def load_config(root: Path, cluster_file: str = CLUSTER_FILE, nodes_file: str = NODES_FILE) -> Config:
+    """Parse and validate both files under `root`. Raises ConfigError listing every issue."""
+    from .model import ClusterConfig, NodesConfig
+
+    issues: list[ConfigIssue] = []
+    cluster_doc = _parse(root / cluster_file, issues)
+    nodes_doc = _parse(root / nodes_file, issues)
+    cluster = _model_issues(ClusterConfig, cluster_doc, issues) if cluster_doc else None
+    nodes = _model_issues(NodesConfig, nodes_doc, issues) if nodes_doc else None
+    if cluster is not None and nodes is not None:
+        for check in RULES:
+            for key, message in check(cluster, nodes):
+                issues.append(_rule_issue(key, message, cluster_doc, nodes_doc))
+    if issues:
+        raise ConfigError(sorted(set(issues), key=lambda i: (i.file, i.line or 0, i.key, i.message)))
+    return Config(cluster=cluster, nodes=nodes)

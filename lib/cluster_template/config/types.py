@@ -1,0 +1,87 @@
+"""Reusable field types and field factories for the configuration model.
+
+Values stay plain strings (an address is "192.168.1.10", not an `IPv4Address`), so the template
+context and the JSON Schema see exactly what the user wrote; the validators only check the form.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, WithJsonSchema
+
+SECRET_MARK = "x-secret"
+
+
+def _ipv4(value: str) -> str:
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        raise ValueError(f"'{value}' is not an IPv4 address") from None
+    return value
+
+
+def _ipv4_cidr(value: str) -> str:
+    try:
+        network = ipaddress.IPv4Network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"'{value}' is not an IPv4 network in CIDR form (like 192.168.1.0/24)") from None
+    if "/" not in value:
+        raise ValueError(f"'{value}' has no prefix length; did you mean {network.network_address}/24?")
+    if str(network) != value:
+        raise ValueError(f"'{value}' has host bits set; did you mean {network}?")
+    return value
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_FQDN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+
+
+def _fqdn(value: str) -> str:
+    if not _FQDN.match(value):
+        raise ValueError(f"'{value}' is not a fully qualified lower-case domain name (like example.com)")
+    return value
+
+
+def _dns_label(value: str) -> str:
+    if not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"'{value}' is not a valid DNS label (lower-case letters, digits and '-', "
+            f"1-63 characters, starting and ending with a letter or digit)"
+        )
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"'{value}' is not an http(s) URL")
+    return value
+
+
+IPv4 = Annotated[str, AfterValidator(_ipv4), WithJsonSchema({"type": "string", "format": "ipv4"})]
+IPv4CIDR = Annotated[
+    str,
+    AfterValidator(_ipv4_cidr),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$"}),
+]
+FQDN = Annotated[str, AfterValidator(_fqdn), WithJsonSchema({"type": "string", "format": "hostname"})]
+DNSLabel = Annotated[str, AfterValidator(_dns_label), WithJsonSchema({"type": "string", "pattern": _DNS_LABEL.pattern})]
+HttpURL = Annotated[str, AfterValidator(_http_url), WithJsonSchema({"type": "string", "format": "uri"})]
+NonEmpty = Annotated[str, Field(min_length=1)]
+ASN = Annotated[int, Field(ge=1, le=4294967295)]
+KubeQuantity = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(m|[KMGTPE]i?|[kMGTPE])?$")]
+Cron = Annotated[str, Field(pattern=r"^(@(yearly|monthly|weekly|daily|hourly)|([0-9*,/-]+\s+){4}[0-9*,/-]+)$")]
+
+
+def secret(default: Any = None, *, description: str, **kwargs: Any) -> Any:
+    """A field whose value is a credential: encrypted in outputs and redacted everywhere else."""
+    extra = dict(kwargs.pop("json_schema_extra", None) or {})
+    extra[SECRET_MARK] = True
+    return Field(default, description=description, json_schema_extra=extra, **kwargs)
+
+
+def is_secret_field(field_info: Any) -> bool:
+    extra = getattr(field_info, "json_schema_extra", None)
+    return isinstance(extra, dict) and bool(extra.get(SECRET_MARK))

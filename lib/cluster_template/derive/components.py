@@ -1,0 +1,3 @@
+"""Derivations of the optional components (filled in with the component settings groups)."""
+
+DERIVERS: list = []

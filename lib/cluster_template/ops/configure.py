@@ -1,0 +1,100 @@
+"""`inv configure`: validate config → derive → render → encrypt → validate output → swap in.
+
+Nothing in the working tree changes until every step has succeeded and the operator (or `--yes`)
+has agreed; see `outputs` for how the swap stays all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import outputs
+from ..config.load import Config, load_config
+from ..config.model import secret_keys
+from ..derive import derive
+from ..errors import ClusterTemplateError, Refused
+from ..inputs import AGE_KEY_FILE, read_local_inputs
+from ..render import render_templates
+from ..run import Executor
+from ..secrets import encrypt_outputs
+
+TEMPLATE_DIR = Path("templates") / "config"
+
+# Checks the staged tree; returns a list of problems (empty when valid) and a one-line summary.
+OutputValidator = Callable[[Path], tuple[list[str], str]]
+
+
+class OutputInvalid(ClusterTemplateError):
+    """The rendered output failed validation; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class ConfigureResult:
+    plan: outputs.OutputPlan
+    validation_summary: str = ""
+    recovered: str | None = None
+
+
+def register_config_secrets(ex: Executor, config: Config) -> None:
+    """Make every credential in the configuration known to the redactor."""
+    cluster = config.cluster
+    ex.redactor.add(*(getattr(cluster, key) for key in secret_keys(type(cluster))))
+
+
+def build_context(root: Path, ex: Executor) -> tuple[Config, dict[str, Any]]:
+    """Load and validate the configuration and local inputs; return the template context."""
+    config = load_config(root)
+    register_config_secrets(ex, config)
+    local = read_local_inputs(root, deploy_key_required=config.cluster.repository_visibility == "private")
+    ex.redactor.add(*local.secrets())
+    return config, derive(config, local)
+
+
+def configure(
+    root: Path,
+    ex: Executor,
+    *,
+    confirm: Callable[[outputs.OutputPlan], bool],
+    validate_output: OutputValidator | None = None,
+) -> ConfigureResult:
+    recovered = outputs.recover(ex, root)
+    _, context = build_context(root, ex)
+    rendered = render_templates(root / TEMPLATE_DIR, context)
+    files = encrypt_outputs(
+        ex, root, rendered, age_public_key=context["age_public_key"], age_key_file=root / AGE_KEY_FILE
+    )
+    plan = outputs.plan_outputs(root, files)
+    if ex.dry:
+        _report_plan(ex, plan)
+        return ConfigureResult(plan, recovered=recovered)
+
+    staging = outputs.stage(ex, root, files)
+    summary = ""
+    try:
+        if validate_output is not None:
+            problems, summary = validate_output(staging)
+            if problems:
+                raise OutputInvalid(
+                    f"the rendered output is invalid ({len(problems)} problem(s)); nothing was changed:\n"
+                    + "\n".join(f"  {problem}" for problem in problems)
+                )
+        if plan.changed and not confirm(plan):
+            raise Refused("configure cancelled; nothing was changed")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    outputs.commit(ex, root, plan)
+    return ConfigureResult(plan, summary, recovered)
+
+
+def _report_plan(ex: Executor, plan: outputs.OutputPlan) -> None:
+    for path in plan.create:
+        ex.note(f"would create: {path}")
+    for path in plan.update:
+        ex.note(f"would update: {path}")
+    for path in plan.remove:
+        ex.note(f"would remove: {path}")

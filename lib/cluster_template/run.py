@@ -1,0 +1,271 @@
+"""The one executor: every subprocess and every file write of the project passes through it.
+
+It honours dry-run (the plan is reported, nothing changes), redacts every registered secret from
+what it reports or logs, applies timeouts, and turns a failed command into a `CommandError` that
+carries the exit code and the tail of stderr.
+
+Reporting goes through the `report` callback (tasks print; tests collect), and, when `log_file`
+is set, as JSON lines. Read-only commands (`readonly=True`) run even in dry mode: they change
+nothing and let a plan reflect real state.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CommandError, CommandTimeout, ToolNotFound
+
+REDACTED = "[REDACTED]"
+STDERR_TAIL_LINES = 20
+DEFAULT_TIMEOUT = 600.0
+# Values shorter than this are not treated as secrets: masking "yes" or "1" everywhere would make
+# output unreadable and protects nothing.
+MIN_SECRET_LENGTH = 4
+
+
+class Redactor:
+    """Masks registered secret values (and their base64 forms) in any text."""
+
+    def __init__(self, secrets: Iterable[str] = ()):
+        self._lock = threading.Lock()
+        self._values: set[str] = set()
+        self.add(*secrets)
+
+    def add(self, *values: object) -> None:
+        with self._lock:
+            for value in values:
+                if not isinstance(value, str):
+                    continue
+                for form in _secret_forms(value):
+                    if len(form) >= MIN_SECRET_LENGTH:
+                        self._values.add(form)
+
+    def redact(self, text: str) -> str:
+        if not text:
+            return text
+        with self._lock:
+            values = sorted(self._values, key=len, reverse=True)
+        for value in values:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return text
+
+    def __contains__(self, value: str) -> bool:
+        return value in self._values
+
+
+def _secret_forms(value: str) -> set[str]:
+    stripped = value.strip()
+    if not stripped:
+        return set()
+    forms = {value, stripped}
+    forms.add(base64.b64encode(stripped.encode()).decode())
+    # A multi-line secret (a private key) may be printed one line at a time.
+    forms.update(line.strip() for line in stripped.splitlines() if len(line.strip()) >= 16)
+    return forms
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str = ""
+    stderr: str = ""
+    dry: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of a plan or of a run, already redacted."""
+
+    kind: str  # run | create | update | remove | unchanged | note
+    subject: str
+    dry: bool
+    detail: str = ""
+    data: Mapping[str, object] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        prefix = "would " if self.dry and self.kind in {"run", "create", "update", "remove"} else ""
+        text = f"{prefix}{self.kind}: {self.subject}"
+        return f"{text} ({self.detail})" if self.detail else text
+
+
+Reporter = Callable[[Event], None]
+
+
+def _ignore(_: Event) -> None:
+    return None
+
+
+class Executor:
+    """Runs commands and writes files, or, when `dry`, only reports what it would do."""
+
+    def __init__(
+        self,
+        *,
+        dry: bool = False,
+        redactor: Redactor | None = None,
+        report: Reporter = _ignore,
+        log_file: Path | None = None,
+        default_timeout: float = DEFAULT_TIMEOUT,
+        env: Mapping[str, str] | None = None,
+    ):
+        self.dry = dry
+        self.redactor = redactor or Redactor()
+        self._report = report
+        self._log_file = log_file
+        self._log_lock = threading.Lock()
+        self.default_timeout = default_timeout
+        self.base_env = dict(env) if env is not None else None
+        self.events: list[Event] = []
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def note(self, message: str) -> None:
+        """Report a progress message (redacted)."""
+        self._emit(Event("note", self.redactor.redact(message), self.dry))
+
+    def _emit(self, event: Event, *, quiet: bool = False) -> None:
+        self.events.append(event)
+        if not quiet:
+            self._report(event)
+        if self._log_file is not None:
+            record = {"ts": round(time.time(), 3), "kind": event.kind, "subject": event.subject,
+                      "dry": event.dry, "detail": event.detail, **event.data}
+            with self._log_lock, open(self._log_file, "a", encoding="utf-8") as log:
+                log.write(json.dumps(record, sort_keys=True) + "\n")
+
+    def display(self, argv: Sequence[str]) -> str:
+        return self.redactor.redact(shlex.join(str(a) for a in argv))
+
+    # -- subprocesses ----------------------------------------------------------------------
+
+    def which(self, tool: str) -> str:
+        """Absolute path of `tool` (a name or a path); raises ToolNotFound."""
+        path_var = (self.base_env or os.environ).get("PATH")
+        found = shutil.which(tool, path=path_var)
+        if found is None:
+            raise ToolNotFound(tool)
+        return found
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        readonly: bool = False,
+        cwd: Path | str | None = None,
+        env: Mapping[str, str] | None = None,
+        input: str | bytes | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+    ) -> CommandResult:
+        """Run `argv` (no shell). `env` is added to the environment and never reported, so
+        credentials travel there, not on the command line."""
+        argv = tuple(str(a) for a in argv)
+        shown = self.display(argv)
+        detail = f"env: {', '.join(sorted(env))}" if env else ""
+        if self.dry and not readonly:
+            self._emit(Event("run", shown, True, detail, {"cwd": str(cwd) if cwd else ""}))
+            return CommandResult(argv, 0, dry=True)
+        executable = self.which(argv[0])
+        full_env = dict(self.base_env if self.base_env is not None else os.environ)
+        if env:
+            full_env.update(env)
+        limit = self.default_timeout if timeout is None else timeout
+        started = time.monotonic()
+        self._emit(Event("run", shown, False, detail))
+        try:
+            completed = subprocess.run(
+                (executable, *argv[1:]),
+                cwd=cwd,
+                env=full_env,
+                input=input,
+                capture_output=True,
+                timeout=limit,
+                text=not isinstance(input, bytes),
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise CommandTimeout(shown, limit, self._tail(exc.stderr)) from None
+        stdout = completed.stdout if isinstance(completed.stdout, str) else completed.stdout.decode(errors="replace")
+        stderr = completed.stderr if isinstance(completed.stderr, str) else completed.stderr.decode(errors="replace")
+        if self._log_file is not None:
+            self._emit(Event("exit", shown, False, f"exit {completed.returncode}",
+                             {"exit": completed.returncode, "seconds": round(time.monotonic() - started, 3)}))
+        if check and completed.returncode != 0:
+            raise CommandError(shown, completed.returncode, self._tail(stderr))
+        return CommandResult(argv, completed.returncode, stdout, stderr)
+
+    def _tail(self, stderr: str | bytes | None) -> str:
+        if not stderr:
+            return ""
+        if isinstance(stderr, bytes):
+            stderr = stderr.decode(errors="replace")
+        lines = stderr.rstrip().splitlines()[-STDERR_TAIL_LINES:]
+        return self.redactor.redact("\n".join(lines))
+
+    # -- files -----------------------------------------------------------------------------
+
+    def write_file(self, path: Path, data: bytes | str, *, mode: int | None = None,
+                   label: str | None = None, quiet: bool = False) -> str:
+        """Write `data` atomically unless the file already holds exactly that.
+
+        Returns the action taken (or planned): "create", "update" or "unchanged". `label` is how
+        the file is named in reports (defaults to the path); `quiet` keeps the write out of the
+        report (it is still logged), for intermediate files such as a staging tree."""
+        payload = data.encode() if isinstance(data, str) else data
+        path = Path(path)
+        subject = label or str(path)
+        if path.is_file():
+            if path.read_bytes() == payload and (mode is None or (path.stat().st_mode & 0o777) == mode):
+                return "unchanged"
+            action = "update"
+        else:
+            action = "create"
+        self._emit(Event(action, subject, self.dry), quiet=quiet)
+        if self.dry:
+            return action
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+        try:
+            with open(temporary, "wb") as handle:
+                if mode is not None:
+                    os.fchmod(handle.fileno(), mode)
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return action
+
+    def remove(self, path: Path, *, label: str | None = None) -> bool:
+        """Remove a file (and any parent folders it leaves empty). Returns whether it existed."""
+        path = Path(path)
+        if not path.exists() and not path.is_symlink():
+            return False
+        self._emit(Event("remove", label or str(path), self.dry))
+        if not self.dry:
+            path.unlink()
+        return True
+
+    def move(self, source: Path, target: Path, *, label: str | None = None) -> None:
+        """Atomically move `source` over `target` (same filesystem)."""
+        action = "update" if Path(target).exists() else "create"
+        self._emit(Event(action, label or str(target), self.dry))
+        if not self.dry:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)

@@ -1,0 +1,99 @@
+"""What every task shares: the project root, the executor wired to invoke's `--dry`, confirmation
+prompts, the project lock, and turning library errors into one clear message and an exit code."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from invoke import Exit
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCK_FILE = ".inv.lock"
+EVENT_LOG_ENV = "CLUSTER_TEMPLATE_EVENT_LOG"
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def warn(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def executor(c: Any):
+    """An Executor honouring `inv --dry`, reporting to stderr, optionally logging JSON lines."""
+    from cluster_template.run import Executor
+
+    dry = bool(c.config.run.dry)
+    log = os.environ.get(EVENT_LOG_ENV)
+
+    def report(event) -> None:
+        if event.kind == "note" or event.dry or event.kind in {"create", "update", "remove"}:
+            warn(event.subject if event.kind == "note" else event.describe())
+        elif event.kind == "run" and c.config.run.echo:
+            warn(f"$ {event.subject}")
+
+    return Executor(dry=dry, report=report, log_file=Path(log) if log else None)
+
+
+def confirm(question: str, yes: bool) -> bool:
+    """Ask a yes/no question. Without a terminal, only `--yes` can answer."""
+    from cluster_template.errors import Refused
+
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise Refused(f"{question} — no terminal to ask on; re-run with --yes to confirm")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    return answer in {"y", "yes"}
+
+
+@contextlib.contextmanager
+def project_lock(dry: bool) -> Iterator[None]:
+    """Refuse to run two mutating tasks at once in the same checkout."""
+    import fcntl
+
+    from cluster_template.errors import Busy
+
+    if dry:
+        yield
+        return
+    with open(ROOT / LOCK_FILE, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another task"
+            raise Busy(f"{holder} is running in this checkout; wait for it to finish and try again") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"`inv {' '.join(sys.argv[1:])}` (pid {os.getpid()})")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+
+
+def user_errors(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a ClusterTemplateError into its message and exit code, with no traceback."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from cluster_template.errors import ClusterTemplateError
+
+        try:
+            return function(*args, **kwargs)
+        except ClusterTemplateError as error:
+            raise Exit(f"error: {error}", code=error.exit_code) from None
+        except KeyboardInterrupt:
+            raise Exit("interrupted", code=130) from None
+
+    return wrapper

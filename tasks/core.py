@@ -1,0 +1,76 @@
+"""Root tasks: init and configure."""
+
+from __future__ import annotations
+
+from invoke import task
+
+from ._cli import ROOT, confirm, executor, project_lock, say, user_errors
+
+SAMPLES = ROOT / "templates" / "samples"
+
+
+@task
+@user_errors
+def init(c):
+    """Create cluster.yaml and nodes.yaml from the samples, an age key, a deploy key and a push token.
+
+    Each file is created only if it is missing, so running init again changes nothing."""
+    from cluster_template import keys
+    from cluster_template.inputs import AGE_KEY_FILE, DEPLOY_KEY_FILE, PUSH_TOKEN_FILE
+
+    ex = executor(c)
+    with project_lock(ex.dry):
+        created = []
+        for name in ("cluster.yaml", "nodes.yaml"):
+            if not (ROOT / name).exists():
+                ex.write_file(ROOT / name, (SAMPLES / name.replace(".yaml", ".sample.yaml")).read_bytes(), label=name)
+                created.append(name)
+        if not (ROOT / AGE_KEY_FILE).exists():
+            ex.write_file(ROOT / AGE_KEY_FILE, keys.new_age_key(), mode=0o600, label=AGE_KEY_FILE)
+            created.append(AGE_KEY_FILE)
+        if not (ROOT / DEPLOY_KEY_FILE).exists():
+            private, public = keys.new_deploy_key()
+            ex.write_file(ROOT / DEPLOY_KEY_FILE, private, mode=0o600, label=DEPLOY_KEY_FILE)
+            ex.write_file(ROOT / f"{DEPLOY_KEY_FILE}.pub", public, label=f"{DEPLOY_KEY_FILE}.pub")
+            created.append(DEPLOY_KEY_FILE)
+        if not (ROOT / PUSH_TOKEN_FILE).exists():
+            ex.write_file(ROOT / PUSH_TOKEN_FILE, keys.new_push_token(), mode=0o600, label=PUSH_TOKEN_FILE)
+            created.append(PUSH_TOKEN_FILE)
+    verb = "would create" if ex.dry else "created"
+    say(f"{verb}: {', '.join(created)}" if created else "nothing to do: every file already exists")
+    if "cluster.yaml" in created and not ex.dry:
+        say("next: edit cluster.yaml and nodes.yaml, then run `inv configure`")
+
+
+@task(help={"yes": "Do not ask before overwriting generated files (for scripts)."})
+@user_errors
+def configure(c, yes=False):
+    """Render cluster.yaml + nodes.yaml into kubernetes/, talos/, bootstrap/ and .sops.yaml.
+
+    Validates the configuration, derives the template context, renders the templates, encrypts every
+    *.sops.* output with sops, validates the result, and only then swaps it into place. With
+    `inv --dry configure` it lists what would change and writes nothing."""
+    from cluster_template.ops.configure import configure as run_configure
+
+    ex = executor(c)
+
+    def ask(plan) -> bool:
+        existing = len(plan.update) + len(plan.remove)
+        if not existing:
+            return True
+        return confirm(f"{existing} generated file(s) will be overwritten or removed. Continue?", yes)
+
+    with project_lock(ex.dry):
+        result = run_configure(ROOT, ex, confirm=ask, validate_output=None)
+    if result.recovered:
+        say(result.recovered)
+    if result.validation_summary:
+        say(result.validation_summary)
+    say(_summary(result.plan, ex.dry))
+
+
+def _summary(plan, dry: bool) -> str:
+    counts = f"create {len(plan.create)}, update {len(plan.update)}, remove {len(plan.remove)}"
+    if dry:
+        return f"dry run: would {counts}; {len(plan.unchanged)} unchanged; nothing was written"
+    return f"done: {counts}; {len(plan.unchanged)} unchanged"
