@@ -6,7 +6,7 @@ from invoke import task
 
 from ._cli import ROOT, executor, say, user_errors
 
-SCHEMA_DIR = ROOT / "templates" / "schemas"
+REFERENCE = "docs/CONFIGURATION.md"
 
 
 @task(help={"json": "Print the context as JSON (for scripts)."})
@@ -25,10 +25,14 @@ def vars(c, json=False):
 @task
 @user_errors
 def schema(c):
-    """Write JSON Schemas for cluster.yaml and nodes.yaml (generated from the model) for editor completion."""
+    """Regenerate, from the config model, the JSON Schemas for cluster.yaml/nodes.yaml (editor
+    completion; the samples reference them) and docs/CONFIGURATION.md."""
+    from cluster_template.config.reference import configuration_reference
     from cluster_template.config.schema import schema_files
 
     ex = executor(c)
-    for name, text in schema_files().items():
-        action = ex.write_file(SCHEMA_DIR / name, text, label=f"templates/schemas/{name}")
-        say(f"{action}: templates/schemas/{name}")
+    generated = {f"templates/schemas/{name}": text for name, text in schema_files().items()}
+    generated[REFERENCE] = configuration_reference()
+    for relative, text in generated.items():
+        action = ex.write_file(ROOT / relative, text, label=relative)
+        say(f"{action}: {relative}")

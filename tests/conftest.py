@@ -73,3 +73,11 @@ def initialized(project: Project) -> Project:
     assert result.returncode == 0, result.stderr
     shutil.copy(project.root / "templates/samples/cloudflare-tunnel.sample.json", project.root / "cloudflare-tunnel.json")
     return project
+
+
+@pytest.fixture
+def configured_sample(initialized: Project) -> Project:
+    """A copy after `inv init` and a successful `inv configure --yes` of the sample configuration."""
+    result = initialized.inv("configure", "--yes")
+    assert result.returncode == 0, result.stderr
+    return initialized

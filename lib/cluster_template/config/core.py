@@ -16,6 +16,8 @@ DEFAULT_KUBERNETES_VERSION = "v1.35.4"
 
 
 class CoreSettings(Settings):
+    """Core: networks, addresses, Cloudflare, the Git repository, Cilium, UniFi DNS, versions"""
+
     # -- networks ---------------------------------------------------------------------------
     node_cidr: IPv4CIDR = Field(description="Network the nodes live on, e.g. 192.168.1.0/24.")
     node_dns_servers: list[IPv4] = Field(
@@ -90,6 +92,7 @@ def _network(value: str) -> ipaddress.IPv4Network:
 
 @rule
 def networks_do_not_overlap(config, nodes):
+    """node_cidr, cluster_pod_cidr and cluster_svc_cidr must not overlap."""
     named = {key: _network(getattr(config, key)) for key in ("node_cidr", "cluster_pod_cidr", "cluster_svc_cidr")}
     keys = list(named)
     for index, first in enumerate(keys):
@@ -100,6 +103,8 @@ def networks_do_not_overlap(config, nodes):
 
 @rule
 def addresses_distinct_and_inside_node_network(config, nodes):
+    """The API, gateway, DNS-gateway and Cloudflare-gateway addresses and the node addresses are all distinct, and inside
+    node_cidr (the gateways may sit outside when BGP is configured)."""
     network = _network(config.node_cidr)
     gateways = ("cluster_gateway_addr", "cluster_dns_gateway_addr", "cloudflare_gateway_addr")
     bgp = cilium_bgp_configured(config)
@@ -131,16 +136,19 @@ BGP_KEYS = ("cilium_bgp_router_addr", "cilium_bgp_router_asn", "cilium_bgp_node_
 
 @rule
 def bgp_keys_together(config, nodes):
+    """cilium_bgp_router_addr, cilium_bgp_router_asn and cilium_bgp_node_asn are set together or not at all."""
     yield from set_together(config, BGP_KEYS, "Cilium BGP")
 
 
 @rule
 def unifi_keys_together(config, nodes):
+    """unifi_host and unifi_api_key are set together or not at all."""
     yield from set_together(config, ("unifi_host", "unifi_api_key"), "UniFi DNS")
 
 
 @rule
 def dns_gateway_unless_unifi(config, nodes):
+    """cluster_dns_gateway_addr is required unless UniFi DNS is configured."""
     unifi = is_set(config.unifi_host) and is_set(config.unifi_api_key)
     if not unifi and config.cluster_dns_gateway_addr is None:
         yield "cluster_dns_gateway_addr", "is required unless UniFi DNS (unifi_host + unifi_api_key) is configured"

@@ -35,7 +35,7 @@ class _Document:
     def __init__(self, name: str, tree: Any):
         self.name = name
         self.tree = tree
-        self.data = _plain(tree)
+        self.data = _plain(tree)  # may raise _TooManyValues
 
     def line_of(self, location: tuple[Any, ...]) -> int | None:
         """1-based line of the deepest part of `location` that exists in the file."""
@@ -57,12 +57,26 @@ class _Document:
         return line
 
 
-def _plain(node: Any) -> Any:
-    """ruamel's commented containers and scalar subclasses as built-in Python types."""
+MAX_VALUES = 100_000
+
+
+class _TooManyValues(Exception):
+    pass
+
+
+def _plain(node: Any, budget: list[int] | None = None) -> Any:
+    """ruamel's commented containers and scalar subclasses as built-in Python types.
+
+    YAML aliases are expanded here, so the number of values is capped: a few nested aliases
+    ("billion laughs") would otherwise expand into billions of values."""
+    budget = [MAX_VALUES] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooManyValues
     if isinstance(node, dict):
-        return {str(key): _plain(value) for key, value in node.items()}
+        return {str(key): _plain(value, budget) for key, value in node.items()}
     if isinstance(node, list):
-        return [_plain(item) for item in node]
+        return [_plain(item, budget) for item in node]
     if isinstance(node, bool) or node is None:
         return node
     for builtin in (int, float, str):
@@ -111,9 +125,14 @@ def _parse(path: Path, issues: list[ConfigIssue]) -> _Document | None:
         issues.append(ConfigIssue(name, "", "file is empty; start from the sample (`inv init`)"))
         return None
     if not isinstance(tree, dict):
-        issues.append(ConfigIssue(name, "", f"must be a mapping of keys to values, not a {type(_plain(tree)).__name__}", 1))
+        kind = "list" if isinstance(tree, list) else type(tree).__name__
+        issues.append(ConfigIssue(name, "", f"must be a mapping of keys to values, not a {kind}", 1))
         return None
-    return _Document(name, tree)
+    try:
+        return _Document(name, tree)
+    except _TooManyValues:
+        issues.append(ConfigIssue(name, "", f"file holds more than {MAX_VALUES} values (nested YAML aliases?)"))
+        return None
 
 
 def _one_line(text: str) -> str:

@@ -50,6 +50,7 @@ class NodesConfig(Settings):
 
 @rule
 def nodes_unique_and_controlled(config, nodes):
+    """At least one node and one controller; node names, addresses and MACs are unique."""
     if not nodes.nodes:
         yield "nodes", "at least one node is required"
         return
@@ -66,6 +67,7 @@ def nodes_unique_and_controlled(config, nodes):
 
 @rule
 def nodes_inside_node_network(config, nodes):
+    """Every node address lies inside node_cidr."""
     import ipaddress
 
     network = ipaddress.IPv4Network(config.node_cidr)
