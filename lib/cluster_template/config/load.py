@@ -153,7 +153,7 @@ def _model_issues(model: type, document: _Document, issues: list[ConfigIssue]) -
         return model.model_validate(document.data)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
-            location = tuple(part for part in error["loc"] if not _is_union_tag(part))
+            location = _data_location(document.data, error["loc"])
             issues.append(ConfigIssue(
                 document.name,
                 _location_key(location),
@@ -163,9 +163,23 @@ def _model_issues(model: type, document: _Document, issues: list[ConfigIssue]) -
         return None
 
 
-def _is_union_tag(part: Any) -> bool:
-    # pydantic inserts the union member's type into locations ("function-after[...]", "int"...).
-    return isinstance(part, str) and (part.startswith(("function-", "lax-", "constrained-")) or part in {"int", "str", "bool", "float", "list[str]", "list[int]"})
+def _data_location(data: Any, location: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The parts of a pydantic error location that address the data.
+
+    pydantic inserts the names of union members and validators ("function-after[...]", "int") into
+    locations; those are dropped by following the location through the data itself. The last part
+    is kept even when absent from the data: it names a missing key."""
+    kept: list[Any] = []
+    current = data
+    for index, part in enumerate(location):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            current = current[part]
+        elif index != len(location) - 1:
+            continue
+        kept.append(part)
+    return tuple(kept)
 
 
 def _describe(model: type, error: dict[str, Any], location: tuple[Any, ...]) -> str:
