@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[bundled-tools]'
 
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'

@@ -16,4 +16,5 @@ from tasks import core, template  # noqa: E402
 ns = Collection()
 ns.add_task(core.init)
 ns.add_task(core.configure)
+ns.add_task(core.doctor)
 ns.add_collection(Collection.from_module(template))

@@ -74,3 +74,26 @@ def _summary(plan, dry: bool) -> str:
     if dry:
         return f"dry run: would {counts}; {len(plan.unchanged)} unchanged; nothing was written"
     return f"done: {counts}; {len(plan.unchanged)} unchanged"
+
+
+@task
+@user_errors
+def doctor(c):
+    """Check the operator tools against the versions pinned in .mise.toml, and the local files
+    (age.key, .sops.yaml, cluster.yaml, nodes.yaml). Exits 1 when anything needs attention."""
+    from invoke import Exit
+
+    from cluster_template.ops.doctor import doctor as run_doctor
+
+    report = run_doctor(ROOT, executor(c))
+    width = max(len(tool.command) for tool in report.tools)
+    say("tools:")
+    for tool in report.tools:
+        mark = "ok " if tool.ok else "!! "
+        found = tool.found or "-"
+        say(f"  {mark}{tool.command:<{width}}  found {found:<10} pinned {tool.pinned or '-':<10} {tool.problem}")
+    say("files:")
+    for item in report.files:
+        say(f"  {'ok ' if item.ok else '!! '}{item.name}: {item.detail}")
+    if not report.ok:
+        raise Exit("doctor found problems (marked !!)", code=1)
