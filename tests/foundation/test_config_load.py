@@ -77,6 +77,7 @@ def test_valid_config_loads_with_defaults(tmp_path):
          "cluster.yaml:6: cloudflare_domain: Value error, 'Example' is not a fully qualified"),
         (lambda c: c.replace("repository_name: owner/repo\n", ""), "cluster.yaml: repository_name: is required"),
         (lambda c: c + "unifi_host: https://unifi\n", "cluster.yaml: unifi_api_key: must be set together with unifi_host"),
+        (lambda c: c + "cilium_bgp_keepalive_time: 40\n", "cluster.yaml:9: cilium_bgp_keepalive_time: 40s must be shorter"),
     ],
 )
 def test_cluster_errors_point_at_file_line_and_key(tmp_path, edit, expected):
@@ -87,6 +88,12 @@ def test_cluster_errors_point_at_file_line_and_key(tmp_path, edit, expected):
 def test_gateways_may_sit_outside_node_network_with_bgp(tmp_path):
     cluster = CLUSTER.replace("cluster_gateway_addr: 192.168.1.21", "cluster_gateway_addr: 10.99.0.21") + (
         "cilium_bgp_router_addr: 192.168.1.1\ncilium_bgp_router_asn: 64513\ncilium_bgp_node_asn: 64514\n")
+    found = issues(tmp_path, cluster=cluster)
+    assert found == ["cluster.yaml: cilium_lb_pool_cidr: is required when gateways sit outside node_cidr (cluster_gateway_addr)"]
+    found = issues(tmp_path, cluster=cluster + "cilium_lb_pool_cidr: 10.99.1.0/24\n")
+    assert any("cluster.yaml:3: cluster_gateway_addr: 10.99.0.21 is not inside cilium_lb_pool_cidr" in i for i in found), found
+    cluster = cluster.replace("192.168.1.22", "10.99.0.22").replace("192.168.1.23", "10.99.0.23")
+    cluster += "cilium_lb_pool_cidr: 10.99.0.0/16\n"
     assert load(tmp_path, cluster=cluster).cluster.cluster_gateway_addr == "10.99.0.21"
     found = issues(tmp_path, cluster=cluster.replace("cilium_bgp_node_asn: 64514\n", ""))
     assert any("cilium_bgp_node_asn" in issue for issue in found)

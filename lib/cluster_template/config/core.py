@@ -152,3 +152,30 @@ def dns_gateway_unless_unifi(config, nodes):
     unifi = is_set(config.unifi_host) and is_set(config.unifi_api_key)
     if not unifi and config.cluster_dns_gateway_addr is None:
         yield "cluster_dns_gateway_addr", "is required unless UniFi DNS (unifi_host + unifi_api_key) is configured"
+
+
+@rule
+def gateways_inside_load_balancer_pool(config, nodes):
+    """With cilium_lb_pool_cidr set, the gateway addresses lie inside it; with BGP and a gateway outside
+    node_cidr, cilium_lb_pool_cidr is required (otherwise no pool can hand out that address)."""
+    gateways = [key for key in ("cluster_gateway_addr", "cluster_dns_gateway_addr", "cloudflare_gateway_addr")
+                if getattr(config, key) is not None]
+    if config.cilium_lb_pool_cidr is not None:
+        pool = _network(config.cilium_lb_pool_cidr)
+        for key in gateways:
+            if ipaddress.IPv4Address(getattr(config, key)) not in pool:
+                yield key, f"{getattr(config, key)} is not inside cilium_lb_pool_cidr {config.cilium_lb_pool_cidr}"
+        return
+    network = _network(config.node_cidr)
+    outside = [key for key in gateways if ipaddress.IPv4Address(getattr(config, key)) not in network]
+    if outside:
+        yield "cilium_lb_pool_cidr", f"is required when gateways sit outside node_cidr ({', '.join(outside)})"
+
+
+@rule
+def bgp_keepalive_below_hold_time(config, nodes):
+    """cilium_bgp_keepalive_time is shorter than cilium_bgp_hold_time."""
+    if config.cilium_bgp_keepalive_time >= config.cilium_bgp_hold_time:
+        yield "cilium_bgp_keepalive_time", (
+            f"{config.cilium_bgp_keepalive_time}s must be shorter than cilium_bgp_hold_time "
+            f"({config.cilium_bgp_hold_time}s)")
