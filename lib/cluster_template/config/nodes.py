@@ -74,3 +74,11 @@ def nodes_inside_node_network(config, nodes):
     for index, node in enumerate(nodes.nodes):
         if ipaddress.IPv4Address(node.address) not in network:
             yield f"nodes[{index}].address", f"{node.address} is not inside node_cidr {config.node_cidr}"
+
+
+@rule
+def disk_encryption_needs_secureboot(config, nodes):
+    """encrypt_disk seals the key to the TPM, which Talos supports only on a secure-boot (UKI) install."""
+    for index, node in enumerate(nodes.nodes):
+        if node.encrypt_disk and not node.secureboot:
+            yield f"nodes[{index}].encrypt_disk", "requires secureboot: true (the TPM-sealed key needs a secure-boot install)"
