@@ -1,3 +1,313 @@
-"""Derivations of the optional components (filled in with the component settings groups)."""
+"""Derivations of the optional components (SEED.md "Derived Variables").
 
-DERIVERS: list = []
+Each function is pure: it reads the validated `ClusterConfig` and the context built so far
+(read-only), and returns the keys it sets or overrides. Every key listed here is present whether the
+component is on or off (False / None when off), and every flag is a real `bool`.
+
+The configuration rules (config/components/) already refuse a flag whose prerequisites are missing,
+so most flags below could be copied as they are; they are still computed in full so a template that
+tests a derived flag never sees a feature whose dependencies are absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..config.base import is_set
+from ..config.components.langfuse import BACKUP_S3_KEYS, HEADLESS_KEYS, LANGFUSE_S3_KEYS, SCIM_SECRETS
+from ..config.components.litellm import LANGFUSE_KEYS, LITELLM_S3_KEYS, WEBHOOKS
+from ..config.components.obot import AUDIT_S3_KEYS, OBOT_S3_KEYS
+from ..config.components.oidc import oidc_configured
+from ..config.components.proxmox import infrastructure_configured
+from ..config.components.talos_backup import backup_endpoint_internal, talos_backup_configured
+
+if TYPE_CHECKING:
+    from ..config.model import ClusterConfig
+
+KEYCLOAK_INTERNAL_URL = "http://keycloak-service.identity.svc.cluster.local:8080"
+LANGFUSE_INTERNAL_URL = "http://langfuse-web.ai-system.svc.cluster.local:3000"
+LANGFUSE_CLOUD_URL = "https://cloud.langfuse.com"
+
+VM_FIELDS = ("cores", "sockets", "memory", "disk_size")
+BUILTIN_VM_DEFAULTS = {"cores": 4, "sockets": 1, "memory": 8192, "disk_size": 128}
+BUILTIN_VM_ROLE_DEFAULTS = {
+    "controller": {"cores": 4, "sockets": 1, "memory": 8192, "disk_size": 64},
+    "worker": {"cores": 8, "sockets": 1, "memory": 16384, "disk_size": 256},
+}
+VM_STARTUP_DELAY = 15
+VM_SHUTDOWN_DELAY = 60
+VM_STARTUP_ORDER_OFFSET = 3
+
+Context = Mapping[str, object]
+Deriver = Callable[["ClusterConfig", Context], dict[str, object]]
+
+
+def _all(*conditions: object) -> bool:
+    """True when every condition holds; a plain bool, never the last operand."""
+    return all(bool(condition) for condition in conditions)
+
+
+def _keys_set(config: ClusterConfig, keys: tuple[str, ...]) -> bool:
+    return all(is_set(getattr(config, key)) for key in keys)
+
+
+def _hostname(config: ClusterConfig, subdomain: str) -> str:
+    return f"{subdomain}.{config.cloudflare_domain}"
+
+
+def keycloak_endpoints(config: ClusterConfig) -> dict[str, str | None]:
+    """Keycloak's public hostname and OIDC URLs; all None when Keycloak is off."""
+    if not config.keycloak_enabled:
+        return dict.fromkeys(
+            ("keycloak_hostname", "keycloak_issuer_url", "keycloak_internal_issuer_url", "keycloak_jwks_uri"))
+    hostname = _hostname(config, config.keycloak_subdomain)
+    issuer = f"https://{hostname}/realms/{config.keycloak_realm}"
+    return {
+        "keycloak_hostname": hostname,
+        "keycloak_issuer_url": issuer,
+        # Pods reach Keycloak directly for back-channel calls; tokens still carry the public issuer.
+        "keycloak_internal_issuer_url": f"{KEYCLOAK_INTERNAL_URL}/realms/{config.keycloak_realm}",
+        "keycloak_jwks_uri": f"{issuer}/protocol/openid-connect/certs",
+    }
+
+
+def derive_talos_backup(config: ClusterConfig, context: Context) -> dict[str, object]:
+    return {
+        "talos_backup_enabled": talos_backup_configured(config),
+        "backup_s3_internal": backup_endpoint_internal(config),
+        "backup_age_public_key": config.backup_age_public_key or context.get("age_public_key"),
+    }
+
+
+def derive_observability(config: ClusterConfig, context: Context) -> dict[str, object]:
+    monitoring = config.monitoring_enabled
+    return {
+        "hubble_ui_enabled": _all(config.hubble_enabled, config.hubble_ui_enabled),
+        "grafana_hostname": _hostname(config, config.grafana_subdomain) if monitoring else None,
+        "loki_deployment_mode": "SimpleScalable" if config.rustfs_enabled else "SingleBinary",
+        "loki_monitoring_enabled": _all(config.loki_enabled, monitoring, config.loki_monitoring_enabled),
+        "grafana_oidc_enabled": _all(monitoring, config.keycloak_enabled, config.grafana_oidc_enabled,
+                                     is_set(config.grafana_oidc_client_secret)),
+    }
+
+
+def derive_rustfs(config: ClusterConfig, context: Context) -> dict[str, object]:
+    enabled = bool(config.rustfs_enabled)
+    return {
+        "rustfs_enabled": enabled,
+        "rustfs_hostname": _hostname(config, config.rustfs_subdomain) if enabled else None,
+        "rustfs_storage_class": config.rustfs_storage_class or config.storage_class,
+        "rustfs_monitoring_enabled": _all(enabled, config.monitoring_enabled, config.rustfs_monitoring_enabled),
+    }
+
+
+def derive_cnpg(config: ClusterConfig, context: Context) -> dict[str, object]:
+    enabled = bool(config.cnpg_enabled)
+    return {
+        "cnpg_enabled": enabled,
+        "cnpg_barman_plugin_enabled": _all(enabled, config.cnpg_barman_plugin_enabled),
+        "cnpg_pgvector_enabled": _all(enabled, config.cnpg_pgvector_enabled),
+        "cnpg_backup_enabled": _all(enabled, config.rustfs_enabled, config.cnpg_backup_enabled,
+                                    config.cnpg_s3_access_key, config.cnpg_s3_secret_key),
+    }
+
+
+def derive_keycloak(config: ClusterConfig, context: Context) -> dict[str, object]:
+    enabled = bool(config.keycloak_enabled)
+    derived: dict[str, object] = {"keycloak_enabled": enabled, **keycloak_endpoints(config)}
+    derived["keycloak_backup_enabled"] = _all(
+        enabled, config.rustfs_enabled, config.keycloak_s3_access_key, config.keycloak_s3_secret_key)
+    derived["keycloak_tracing_enabled"] = _all(enabled, config.tracing_enabled, config.keycloak_tracing_enabled)
+    derived["keycloak_monitoring_enabled"] = _all(enabled, config.monitoring_enabled, config.keycloak_monitoring_enabled)
+    for provider in ("google", "github", "microsoft"):
+        derived[f"{provider}_idp_enabled"] = _all(
+            enabled, getattr(config, f"{provider}_idp_enabled"),
+            getattr(config, f"{provider}_client_id"), getattr(config, f"{provider}_client_secret"))
+    return derived
+
+
+def derive_oidc(config: ClusterConfig, context: Context) -> dict[str, object]:
+    """JWT endpoints fall back to Keycloak's when the user set none (the seed's auto-fill)."""
+    keycloak = keycloak_endpoints(config)
+    if oidc_configured(config):
+        issuer, jwks = config.oidc_issuer_url, config.oidc_jwks_uri
+    else:
+        issuer, jwks = keycloak["keycloak_issuer_url"], keycloak["keycloak_jwks_uri"]
+    enabled = _all(issuer, jwks)
+    provider = config.oidc_provider_name or ("keycloak" if config.keycloak_enabled else "oidc" if enabled else None)
+    sso = _all(config.oidc_sso_enabled, issuer, config.oidc_client_id, config.oidc_client_secret)
+    return {
+        "oidc_issuer_url": issuer,
+        "oidc_jwks_uri": jwks,
+        "oidc_provider_name": provider,
+        "oidc_enabled": enabled,
+        "oidc_sso_enabled": sso,
+        # With Keycloak, the gateway's client is created in the realm with the configured secret.
+        "keycloak_bootstrap_oidc_client": _all(config.keycloak_enabled, sso),
+    }
+
+
+def derive_dragonfly(config: ClusterConfig, context: Context) -> dict[str, object]:
+    enabled = bool(config.dragonfly_enabled)
+    return {
+        "dragonfly_enabled": enabled,
+        "dragonfly_backup_enabled": _all(enabled, config.rustfs_enabled, config.dragonfly_backup_enabled,
+                                         config.dragonfly_s3_access_key, config.dragonfly_s3_secret_key),
+        "dragonfly_monitoring_enabled": _all(enabled, config.monitoring_enabled, config.dragonfly_monitoring_enabled),
+        "dragonfly_acl_enabled": _all(enabled, config.dragonfly_acl_enabled),
+    }
+
+
+def derive_litellm(config: ClusterConfig, context: Context) -> dict[str, object]:
+    enabled = bool(config.litellm_enabled)
+    default_host = LANGFUSE_INTERNAL_URL if config.langfuse_enabled else LANGFUSE_CLOUD_URL
+    return {
+        "litellm_enabled": enabled,
+        "litellm_hostname": _hostname(config, config.litellm_subdomain) if enabled else None,
+        "litellm_oidc_enabled": _all(enabled, config.keycloak_enabled, config.litellm_oidc_enabled,
+                                     config.litellm_oidc_client_secret),
+        "litellm_backup_enabled": _all(enabled, config.rustfs_enabled, _keys_set(config, LITELLM_S3_KEYS)),
+        "litellm_monitoring_enabled": _all(enabled, config.monitoring_enabled, config.litellm_monitoring_enabled),
+        "litellm_tracing_enabled": _all(enabled, config.tracing_enabled, config.litellm_tracing_enabled),
+        "litellm_langfuse_enabled": _all(enabled, config.litellm_langfuse_enabled, _keys_set(config, LANGFUSE_KEYS)),
+        "litellm_langfuse_host": config.litellm_langfuse_host or default_host,
+        "litellm_alerting_enabled": _all(enabled, config.litellm_alerting_enabled,
+                                         any(is_set(getattr(config, key)) for key in WEBHOOKS)),
+        "litellm_guardrails_enabled": _all(enabled, config.litellm_guardrails_enabled),
+        "litellm_presidio_enabled": _all(enabled, config.litellm_presidio_enabled),
+        "litellm_prompt_injection_check": _all(enabled, config.litellm_prompt_injection_check),
+    }
+
+
+def derive_langfuse(config: ClusterConfig, context: Context) -> dict[str, object]:
+    enabled = bool(config.langfuse_enabled)
+    hostname = _hostname(config, config.langfuse_subdomain) if enabled else None
+    # The backup bucket has its own keys, or reuses the storage keys (as the seed's templates do).
+    if _keys_set(config, BACKUP_S3_KEYS):
+        backup_access, backup_secret = config.langfuse_backup_s3_access_key, config.langfuse_backup_s3_secret_key
+    elif _keys_set(config, LANGFUSE_S3_KEYS):
+        backup_access, backup_secret = config.langfuse_s3_access_key, config.langfuse_s3_secret_key
+    else:
+        backup_access = backup_secret = None
+    headless = _keys_set(config, HEADLESS_KEYS)
+    return {
+        "langfuse_enabled": enabled,
+        "langfuse_hostname": hostname,
+        "langfuse_url": f"https://{hostname}" if hostname else None,
+        "langfuse_sso_enabled": _all(enabled, config.keycloak_enabled, config.langfuse_sso_enabled,
+                                     config.langfuse_keycloak_client_secret),
+        "langfuse_backup_s3_access_key": backup_access,
+        "langfuse_backup_s3_secret_key": backup_secret,
+        "langfuse_backup_enabled": _all(enabled, config.rustfs_enabled, config.langfuse_backup_enabled,
+                                        backup_access, backup_secret),
+        "langfuse_monitoring_enabled": _all(enabled, config.monitoring_enabled, config.langfuse_monitoring_enabled),
+        "langfuse_tracing_enabled": _all(enabled, config.tracing_enabled, config.langfuse_tracing_enabled),
+        "langfuse_scim_sync_enabled": _all(enabled, config.keycloak_enabled, config.langfuse_scim_sync_enabled,
+                                           _keys_set(config, SCIM_SECRETS)),
+        "langfuse_headless_init_enabled": _all(enabled, headless),
+        "langfuse_init_project_enabled": _all(enabled, headless, config.langfuse_init_project_id),
+        "langfuse_init_org_name": config.langfuse_init_org_name or config.cluster_name,
+        "langfuse_email_from": config.langfuse_email_from or f"noreply@{config.cloudflare_domain}",
+        "langfuse_default_org_id": config.langfuse_default_org_id or config.langfuse_init_org_id,
+        "langfuse_default_project_id": config.langfuse_default_project_id or config.langfuse_init_project_id,
+    }
+
+
+def derive_obot(config: ClusterConfig, context: Context) -> dict[str, object]:
+    enabled = bool(config.obot_enabled)
+    keycloak_sso = _all(enabled, config.keycloak_enabled, config.obot_keycloak_enabled,
+                        config.obot_keycloak_client_secret)
+    keycloak_host = keycloak_endpoints(config)["keycloak_hostname"]
+    # Unset means "use LiteLLM whenever it is deployed" (SEED: default true when litellm_enabled).
+    wants_litellm = True if config.obot_litellm_enabled is None else config.obot_litellm_enabled
+    return {
+        "obot_enabled": enabled,
+        "obot_hostname": _hostname(config, config.obot_subdomain) if enabled else None,
+        "obot_keycloak_enabled": keycloak_sso,
+        # Obot talks to Keycloak through its public URL, so the issuer matches the one in the tokens.
+        "obot_keycloak_base_url": f"https://{keycloak_host}" if keycloak_sso else None,
+        "obot_keycloak_issuer_url": f"https://{keycloak_host}/realms/{config.keycloak_realm}" if keycloak_sso else None,
+        "obot_keycloak_realm": config.keycloak_realm if keycloak_sso else None,
+        "obot_backup_enabled": _all(enabled, config.rustfs_enabled, _keys_set(config, OBOT_S3_KEYS)),
+        "obot_audit_logs_enabled": _all(enabled, config.rustfs_enabled, _keys_set(config, AUDIT_S3_KEYS)),
+        "obot_monitoring_enabled": _all(enabled, config.monitoring_enabled, config.obot_monitoring_enabled),
+        "obot_tracing_enabled": _all(enabled, config.tracing_enabled, config.obot_tracing_enabled),
+        "obot_litellm_enabled": _all(enabled, config.litellm_enabled, wants_litellm),
+    }
+
+
+def vm_role_defaults(config: ClusterConfig, role: str) -> dict[str, int]:
+    """VM size of a role: the role's defaults, else the global defaults, else the built-in role size.
+
+    Unlike the seed (whose built-in role sizes always overwrote the user's global defaults), a value
+    the user puts in proxmox_vm_defaults applies to both roles unless the role default sets it.
+    """
+    role_user = getattr(config, f"proxmox_vm_{role}_defaults")
+    global_user = config.proxmox_vm_defaults
+    resolved = {}
+    for field in VM_FIELDS:
+        for value in (getattr(role_user, field), getattr(global_user, field)):
+            if value is not None:
+                resolved[field] = value
+                break
+        else:
+            resolved[field] = BUILTIN_VM_ROLE_DEFAULTS[role][field]
+    return resolved
+
+
+def proxmox_vms(config: ClusterConfig, nodes: list[Mapping[str, Any]]) -> list[dict[str, object]]:
+    """One entry per node: its VM size (node value, else its role's defaults) and start-up settings."""
+    roles = {role: vm_role_defaults(config, role) for role in BUILTIN_VM_ROLE_DEFAULTS}
+    vms = []
+    for position, node in enumerate(nodes, start=1):
+        role = "controller" if node["controller"] else "worker"
+        entry: dict[str, object] = {
+            "name": node["name"],
+            "address": node["address"],
+            "mac_addr": node["mac_addr"],
+            "controller": bool(node["controller"]),
+            "role": role,
+            "vm_id": node.get("vm_id"),
+        }
+        for field in VM_FIELDS:
+            value = node.get(f"vm_{field}")
+            entry[field] = value if value is not None else roles[role][field]
+        entry["startup_order"] = _or(node.get("vm_startup_order"), position + VM_STARTUP_ORDER_OFFSET)
+        entry["startup_delay"] = _or(node.get("vm_startup_delay"), VM_STARTUP_DELAY)
+        entry["shutdown_delay"] = _or(node.get("vm_shutdown_delay"), VM_SHUTDOWN_DELAY)
+        vms.append(entry)
+    return vms
+
+
+def _or(value: object, default: object) -> object:
+    # 0 is a valid delay, so only None falls back.
+    return default if value is None else value
+
+
+def derive_proxmox(config: ClusterConfig, context: Context) -> dict[str, object]:
+    global_user = config.proxmox_vm_defaults
+    merged_global = {field: _or(getattr(global_user, field), BUILTIN_VM_DEFAULTS[field]) for field in VM_FIELDS}
+    nodes = list(context.get("nodes") or [])
+    return {
+        "infrastructure_enabled": infrastructure_configured(config),
+        "proxmox_vm_defaults": merged_global,
+        "proxmox_vm_controller_defaults": vm_role_defaults(config, "controller"),
+        "proxmox_vm_worker_defaults": vm_role_defaults(config, "worker"),
+        "proxmox_vms": proxmox_vms(config, nodes),
+    }
+
+
+DERIVERS: list[Deriver] = [
+    derive_talos_backup,
+    derive_observability,
+    derive_rustfs,
+    derive_cnpg,
+    derive_keycloak,
+    derive_oidc,
+    derive_dragonfly,
+    derive_litellm,
+    derive_langfuse,
+    derive_obot,
+    derive_proxmox,
+]

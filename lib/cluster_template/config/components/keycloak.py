@@ -1,0 +1,142 @@
+"""Keycloak: the OIDC identity provider (official operator), its database and backups, tracing and
+dashboards, realm management with keycloak-config-cli, and social identity providers with role
+mappers."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ..base import Settings, is_set, rule, set_together
+from ..types import Cron, DNSLabel, secret
+from ._shared import (
+    MONITORING, TRACING, Ratio, SemVer, StorageSize, credentials_need_rustfs, needs, requires_true, requires_values,
+)
+
+KEYCLOAK_S3_KEYS = ("keycloak_s3_access_key", "keycloak_s3_secret_key")
+SOCIAL_PROVIDERS = ("google", "github", "microsoft")
+
+
+def _role_field():
+    return Field(min_length=1, description="Keycloak realm role to grant.")
+
+
+class DomainRoleMapping(Settings):
+    domain: str = Field(min_length=1, description="Google Workspace domain (the `hd` claim).")
+    role: str = _role_field()
+
+
+class OrgRoleMapping(Settings):
+    org: str = Field(min_length=1, description="GitHub organization whose members get the role.")
+    role: str = _role_field()
+
+
+class GroupRoleMapping(Settings):
+    group_id: str = Field(
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        description="Entra ID group object ID.")
+    role: str = _role_field()
+
+
+class KeycloakSettings(Settings):
+    keycloak_enabled: bool = Field(False, description="Deploy Keycloak with the Keycloak Operator.")
+    keycloak_subdomain: DNSLabel = Field("auth", description="Keycloak is served at <keycloak_subdomain>.<cloudflare_domain>.")
+    keycloak_realm: str = Field(
+        "matherlynet", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", description="Name of the realm the cluster's apps use.")
+    keycloak_admin_password: str | None = secret(
+        None, min_length=8, description="Password of Keycloak's bootstrap administrator (8+ characters).")
+    keycloak_operator_version: SemVer = Field("26.5.0", description="Keycloak Operator version.")
+    keycloak_replicas: int = Field(1, ge=1, le=10, description="Number of Keycloak pods.")
+
+    # -- database ---------------------------------------------------------------------------
+    keycloak_db_mode: Literal["embedded", "cnpg"] = Field(
+        "embedded", description="embedded: a single PostgreSQL pod (development); cnpg: a CloudNativePG cluster.")
+    keycloak_db_name: str = Field("keycloak", min_length=1, description="Database name.")
+    keycloak_db_user: str = Field("keycloak", min_length=1, description="Database user.")
+    keycloak_db_password: str | None = secret(None, min_length=1, description="Database password.")
+    keycloak_db_instances: int = Field(1, ge=1, le=5, description="PostgreSQL instances (cnpg mode).")
+    keycloak_storage_size: StorageSize = Field("5Gi", description="Database volume size.")
+
+    # -- backup -----------------------------------------------------------------------------
+    keycloak_s3_access_key: str | None = secret(
+        None, min_length=1, description="RustFS access key for database backups; with the secret key enables them.")
+    keycloak_s3_secret_key: str | None = secret(None, min_length=1, description="Secret key paired with keycloak_s3_access_key.")
+    keycloak_backup_schedule: Cron = Field("0 2 * * *", description="Cron schedule of the pg_dump backup (embedded mode).")
+    keycloak_backup_retention_days: int = Field(
+        7, ge=1, le=365, description="Days the pg_dump backups are kept (embedded mode).")
+
+    # -- tracing and dashboards -------------------------------------------------------------
+    keycloak_tracing_enabled: bool = Field(
+        False, description="Export Keycloak traces to Tempo over OTLP gRPC (needs tracing_enabled).")
+    keycloak_tracing_sample_rate: Ratio = Field(0.1, description="Share of Keycloak requests traced, 0.0 to 1.0.")
+    keycloak_monitoring_enabled: bool = Field(
+        False, description="Deploy the Keycloak ServiceMonitor and Grafana dashboards (needs monitoring_enabled).")
+
+    # -- realm management -------------------------------------------------------------------
+    keycloak_config_cli_version: str = Field(
+        "6.4.0-26.1.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+-[0-9]+\.[0-9]+\.[0-9]+$",
+        description="keycloak-config-cli image tag, <cli-version>-<keycloak-version>.")
+
+    # -- social identity providers ----------------------------------------------------------
+    google_idp_enabled: bool = Field(False, description="Offer Google sign-in in the Keycloak realm.")
+    google_client_id: str | None = Field(None, min_length=1, description="Google OAuth client ID.")
+    google_client_secret: str | None = secret(None, min_length=1, description="Google OAuth client secret.")
+    github_idp_enabled: bool = Field(False, description="Offer GitHub sign-in in the Keycloak realm.")
+    github_client_id: str | None = Field(None, min_length=1, description="GitHub OAuth app client ID.")
+    github_client_secret: str | None = secret(None, min_length=1, description="GitHub OAuth app client secret.")
+    microsoft_idp_enabled: bool = Field(False, description="Offer Microsoft Entra ID sign-in in the Keycloak realm.")
+    microsoft_client_id: str | None = Field(None, min_length=1, description="Entra ID application (client) ID.")
+    microsoft_client_secret: str | None = secret(None, min_length=1, description="Entra ID client secret.")
+    microsoft_tenant_id: str = Field(
+        "common", min_length=1, description="Entra ID tenant ID, or common/organizations/consumers.")
+
+    # -- identity provider role mappers -----------------------------------------------------
+    google_default_role: str | None = Field(None, min_length=1, description="Role granted to every Google user.")
+    google_domain_role_mapping: DomainRoleMapping | None = Field(
+        None, description="Role granted to users of one Google Workspace domain.")
+    github_default_role: str | None = Field(None, min_length=1, description="Role granted to every GitHub user.")
+    github_org_role_mapping: OrgRoleMapping | None = Field(
+        None, description="Role granted to members of a GitHub organization (needs the read:org scope).")
+    microsoft_default_role: str | None = Field(None, min_length=1, description="Role granted to every Microsoft user.")
+    microsoft_group_role_mappings: list[GroupRoleMapping] = Field(
+        [], description="Roles granted by Entra ID group membership (needs the groups claim).")
+
+
+def keycloak_backup_configured(config) -> bool:
+    return all(is_set(getattr(config, key)) for key in KEYCLOAK_S3_KEYS)
+
+
+@rule
+def keycloak_requirements(config, nodes):
+    if not config.keycloak_enabled:
+        return
+    yield from requires_values(config, ("keycloak_admin_password", "keycloak_db_password"), "keycloak_enabled is true")
+    if config.keycloak_db_mode == "cnpg":
+        yield from requires_true(config, "keycloak_db_mode", ("cnpg_enabled",), "keycloak_db_mode is cnpg")
+
+
+@rule
+def keycloak_backup_prerequisites(config, nodes):
+    yield from set_together(config, KEYCLOAK_S3_KEYS, "Keycloak backup S3 keys")
+    if not config.keycloak_enabled:
+        return
+    yield from credentials_need_rustfs(config, KEYCLOAK_S3_KEYS, "the Keycloak backup keys")
+    if keycloak_backup_configured(config) and config.keycloak_db_mode == "cnpg":
+        yield from requires_true(config, "keycloak_s3_access_key", ("cnpg_barman_plugin_enabled",),
+                                 "the Barman Cloud plugin ships backups of the CNPG database")
+
+
+@rule
+def keycloak_flag_prerequisites(config, nodes):
+    yield from needs(config, "keycloak_tracing_enabled", {"keycloak_enabled": "it traces Keycloak", "tracing_enabled": TRACING})
+    yield from needs(config, "keycloak_monitoring_enabled", {"keycloak_enabled": "it monitors Keycloak", "monitoring_enabled": MONITORING})
+
+
+@rule
+def social_providers_complete(config, nodes):
+    for provider in SOCIAL_PROVIDERS:
+        flag = f"{provider}_idp_enabled"
+        yield from needs(config, flag, {"keycloak_enabled": "identity providers are added to the Keycloak realm"})
+        if getattr(config, flag):
+            yield from requires_values(config, (f"{provider}_client_id", f"{provider}_client_secret"), f"{flag} is true")

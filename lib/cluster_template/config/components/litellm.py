@@ -1,0 +1,148 @@
+"""LiteLLM: the AI model gateway, with its PostgreSQL database and Dragonfly cache, Azure provider
+keys, Keycloak SSO, Langfuse callbacks, backups, dashboards, tracing, alerting and guardrails."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ..base import Settings, is_set, rule, set_together
+from ..types import DNSLabel, HttpURL, secret
+from ._shared import (
+    MONITORING, TRACING, StorageSize, credentials_need_rustfs, needs, requires_true, requires_values,
+)
+
+LITELLM_S3_KEYS = ("litellm_s3_access_key", "litellm_s3_secret_key")
+LANGFUSE_KEYS = ("litellm_langfuse_public_key", "litellm_langfuse_secret_key")
+WEBHOOKS = ("litellm_slack_webhook_url", "litellm_discord_webhook_url")
+# Each Azure key only works with the endpoint it belongs to.
+AZURE_PAIRS = (
+    ("azure_openai_us_east_api_key", "azure_openai_us_east_resource_name"),
+    ("azure_openai_us_east2_api_key", "azure_openai_us_east2_resource_name"),
+    ("azure_anthropic_api_key", "azure_anthropic_api_base"),
+    ("azure_cohere_embed_api_key", "azure_cohere_embed_api_base"),
+    ("azure_cohere_rerank_api_key", "azure_cohere_rerank_api_base"),
+)
+AZURE_API_VERSION = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$"
+HTTPS_BASE = r"^https://\S+$"
+
+
+class LiteLLMSettings(Settings):
+    litellm_enabled: bool = Field(False, description="Deploy the LiteLLM proxy (needs CNPG and Dragonfly with ACLs).")
+    litellm_subdomain: DNSLabel = Field("litellm", description="LiteLLM is served at <litellm_subdomain>.<cloudflare_domain>.")
+    litellm_replicas: int = Field(1, ge=1, le=10, description="Number of LiteLLM pods.")
+    litellm_master_key: str | None = secret(
+        None, pattern=r"^sk-.{29,}$", description="Admin API key: starts with sk-, 32+ characters.")
+    litellm_salt_key: str | None = secret(
+        None, min_length=32, description="Key that encrypts stored provider credentials (32+ characters).")
+
+    # -- database ---------------------------------------------------------------------------
+    litellm_db_name: str = Field("litellm", min_length=1, description="Database name.")
+    litellm_db_user: str = Field("litellm", min_length=1, description="Database user.")
+    litellm_db_password: str | None = secret(None, min_length=1, description="Database password.")
+    litellm_db_instances: int = Field(1, ge=1, le=5, description="PostgreSQL instances.")
+    litellm_storage_size: StorageSize = Field("10Gi", description="Database volume size.")
+
+    # -- Azure providers --------------------------------------------------------------------
+    azure_openai_us_east_api_key: str | None = secret(None, min_length=1, description="Azure OpenAI key, US East resource.")
+    azure_openai_us_east_resource_name: str | None = Field(
+        None, min_length=1, description="Azure OpenAI resource name in US East (e.g. my-openai-eastus).")
+    azure_openai_us_east_api_version: str = Field(
+        "2025-01-01-preview", pattern=AZURE_API_VERSION, description="Azure OpenAI API version for US East.")
+    azure_openai_us_east2_api_key: str | None = secret(None, min_length=1, description="Azure OpenAI key, US East 2 resource.")
+    azure_openai_us_east2_resource_name: str | None = Field(
+        None, min_length=1, description="Azure OpenAI resource name in US East 2.")
+    azure_openai_us_east2_api_version: str = Field(
+        "2025-04-01-preview", pattern=AZURE_API_VERSION, description="Azure OpenAI API version for US East 2.")
+    azure_anthropic_api_key: str | None = secret(None, min_length=1, description="Azure AI Services key for Claude models.")
+    azure_anthropic_api_base: str | None = Field(
+        None, pattern=HTTPS_BASE, description="Azure AI Services base URL for Claude models.")
+    azure_cohere_embed_api_key: str | None = secret(None, min_length=1, description="Azure AI Services key for Cohere Embed.")
+    azure_cohere_embed_api_base: str | None = Field(None, pattern=HTTPS_BASE, description="Base URL for Cohere Embed.")
+    azure_cohere_rerank_api_key: str | None = secret(None, min_length=1, description="Azure AI Services key for Cohere Rerank.")
+    azure_cohere_rerank_api_base: str | None = Field(None, pattern=HTTPS_BASE, description="Base URL for Cohere Rerank.")
+
+    # -- SSO --------------------------------------------------------------------------------
+    litellm_oidc_enabled: bool = Field(False, description="Sign in to the LiteLLM UI through Keycloak.")
+    litellm_oidc_client_secret: str | None = secret(
+        None, min_length=1, description="Client secret of the litellm client in Keycloak.")
+
+    # -- Langfuse callbacks -----------------------------------------------------------------
+    litellm_langfuse_enabled: bool = Field(False, description="Send LiteLLM traces to Langfuse.")
+    litellm_langfuse_public_key: str | None = secret(
+        None, pattern=r"^(pk-lf-|lf_pk_)\S+$", description="Langfuse project public key.")
+    litellm_langfuse_secret_key: str | None = secret(
+        None, pattern=r"^(sk-lf-|lf_sk_)\S+$", description="Langfuse project secret key.")
+    litellm_langfuse_host: HttpURL | None = Field(
+        None, description="Langfuse URL. Default: the in-cluster Langfuse when langfuse_enabled, else Langfuse Cloud.")
+
+    # -- backup, dashboards, tracing --------------------------------------------------------
+    litellm_s3_access_key: str | None = secret(
+        None, min_length=1, description="RustFS access key for database backups; with the secret key enables them.")
+    litellm_s3_secret_key: str | None = secret(None, min_length=1, description="Secret key paired with litellm_s3_access_key.")
+    litellm_monitoring_enabled: bool = Field(
+        False, description="Deploy the LiteLLM ServiceMonitor and Grafana dashboards (needs monitoring_enabled).")
+    litellm_tracing_enabled: bool = Field(
+        False, description="Export LiteLLM traces to Tempo over OTLP gRPC (needs tracing_enabled).")
+
+    # -- alerting and guardrails ------------------------------------------------------------
+    litellm_alerting_enabled: bool = Field(False, description="Send LiteLLM alerts to Slack and/or Discord.")
+    litellm_slack_webhook_url: str | None = secret(
+        None, pattern=r"^https://hooks\.slack\.com/\S+$", description="Slack incoming-webhook URL for alerts.")
+    litellm_discord_webhook_url: str | None = secret(
+        None, pattern=r"^https://discord\.com/api/webhooks/\S+$", description="Discord webhook URL for alerts.")
+    litellm_alerting_threshold: int = Field(
+        300, ge=60, le=3600, description="Seconds after which a request is reported as slow.")
+    litellm_guardrails_enabled: bool = Field(False, description="Enable LiteLLM's built-in content filter.")
+    litellm_presidio_enabled: bool = Field(False, description="Mask personal data with Presidio (adds sidecars).")
+    litellm_prompt_injection_check: bool = Field(False, description="Enable prompt-injection detection.")
+
+
+def litellm_backup_configured(config) -> bool:
+    return all(is_set(getattr(config, key)) for key in LITELLM_S3_KEYS)
+
+
+@rule
+def litellm_requirements(config, nodes):
+    if not config.litellm_enabled:
+        return
+    yield from requires_true(config, "litellm_enabled", ("cnpg_enabled",), "LiteLLM stores its data in PostgreSQL")
+    yield from requires_true(config, "litellm_enabled", ("dragonfly_enabled",), "LiteLLM caches in Dragonfly")
+    yield from requires_true(config, "litellm_enabled", ("dragonfly_acl_enabled",),
+                             "LiteLLM signs in to Dragonfly as its own ACL user")
+    yield from requires_values(
+        config, ("litellm_master_key", "litellm_salt_key", "litellm_db_password", "dragonfly_litellm_password"),
+        "litellm_enabled is true")
+
+
+@rule
+def litellm_flag_prerequisites(config, nodes):
+    owner = {"litellm_enabled": "it configures LiteLLM"}
+    yield from needs(config, "litellm_oidc_enabled", {**owner, "keycloak_enabled": "Keycloak is the identity provider"})
+    yield from needs(config, "litellm_monitoring_enabled", {**owner, "monitoring_enabled": MONITORING})
+    yield from needs(config, "litellm_tracing_enabled", {**owner, "tracing_enabled": TRACING})
+    for flag in ("litellm_langfuse_enabled", "litellm_alerting_enabled", "litellm_guardrails_enabled",
+                 "litellm_presidio_enabled", "litellm_prompt_injection_check"):
+        yield from needs(config, flag, owner)
+    if config.litellm_oidc_enabled:
+        yield from requires_values(config, ("litellm_oidc_client_secret",), "litellm_oidc_enabled is true")
+    if config.litellm_langfuse_enabled:
+        yield from requires_values(config, LANGFUSE_KEYS, "litellm_langfuse_enabled is true")
+    if config.litellm_alerting_enabled and not any(is_set(getattr(config, key)) for key in WEBHOOKS):
+        yield "litellm_alerting_enabled", "requires litellm_slack_webhook_url or litellm_discord_webhook_url"
+
+
+@rule
+def litellm_backup_prerequisites(config, nodes):
+    yield from set_together(config, LITELLM_S3_KEYS, "LiteLLM backup S3 keys")
+    if not config.litellm_enabled:
+        return
+    yield from credentials_need_rustfs(config, LITELLM_S3_KEYS, "the LiteLLM backup keys")
+    if litellm_backup_configured(config):
+        yield from requires_true(config, "litellm_s3_access_key", ("cnpg_barman_plugin_enabled",),
+                                 "the Barman Cloud plugin ships the database backups")
+
+
+@rule
+def azure_provider_pairs(config, nodes):
+    for key, endpoint in AZURE_PAIRS:
+        yield from set_together(config, (key, endpoint), "Azure provider")
