@@ -1,0 +1,234 @@
+"""Benchmarks: `inv configure` against makejinja, `inv --list` against invoke's floor and go-task,
+configure at 3/30/300 nodes. Every comparison runs its candidates interleaved in one process, several
+times, and reports medians and ratios (this machine is noisy; absolute numbers mean little).
+
+    .venv/bin/python bench/run.py                 # everything
+    .venv/bin/python bench/run.py configure scale # a subset
+    .venv/bin/python bench/run.py --repeat 9
+
+Needs the `bench` extra (`pip install -e '.[bench,bundled-tools]'`): makejinja and go-task-bin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PROJECT_PARTS = ("tasks.py", "tasks", "templates")
+OUTPUTS = ("kubernetes", "talos", "bootstrap", "infrastructure", ".sops.yaml", ".generated-files")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scenarios import all_components_cluster, nodes_yaml  # noqa: E402
+
+
+def copy_project(target: Path) -> Path:
+    target.mkdir(parents=True)
+    for part in PROJECT_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, target / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target / part)
+    return target
+
+
+def inv(root: Path, *args: str) -> None:
+    subprocess.run([str(BIN / "inv"), *args], cwd=root, check=True, capture_output=True, text=True)
+
+
+def prepare(root: Path, nodes: int = 2, *, all_components: bool = True) -> Path:
+    copy_project(root)
+    inv(root, "init")
+    shutil.copy(root / "templates/samples/cloudflare-tunnel.sample.json", root / "cloudflare-tunnel.json")
+    if all_components:
+        (root / "cluster.yaml").write_text(all_components_cluster(nodes))
+    (root / "nodes.yaml").write_text(nodes_yaml(nodes))
+    return root
+
+
+def timed(command: list[str], cwd: Path, before=None) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one run of `command`."""
+    if before:
+        before()
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(command)} in {cwd}\n{process.stderr.read().decode()}")
+    return elapsed, usage.ru_maxrss
+
+
+def compare(candidates: dict[str, tuple[list[str], Path, object]], repeat: int) -> dict[str, dict[str, float]]:
+    """Run the candidates interleaved `repeat` times; medians of time and peak memory."""
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    memory: dict[str, list[int]] = {name: [] for name in candidates}
+    for name, (command, cwd, before) in candidates.items():  # warm-up: page cache, .pyc files
+        timed(command, cwd, before)
+    for _ in range(repeat):
+        for name, (command, cwd, before) in candidates.items():
+            seconds, rss = timed(command, cwd, before)
+            times[name].append(seconds)
+            memory[name].append(rss)
+    return {name: {"median_s": statistics.median(times[name]), "min_s": min(times[name]),
+                   "peak_rss_mib": statistics.median(memory[name]) / 1024} for name in candidates}
+
+
+def remove_outputs(root: Path):
+    def clean() -> None:
+        for name in OUTPUTS:
+            path = root / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+    return clean
+
+
+def write_makejinja_setup(root: Path, work: Path) -> list[str]:
+    """A makejinja run over the same templates and the same context (exported unredacted, for the
+    benchmark only), with the project's three filters supplied by a tiny plugin."""
+    sys.path.insert(0, str(REPO / "lib"))
+    from cluster_template.ops.configure import build_context
+    from cluster_template.run import Executor
+
+    _, context = build_context(root, Executor())
+    (work / "context.json").write_text(json.dumps(context))
+    (work / "bench_plugin.py").write_text(
+        "from cluster_template.render import b64encode, nthhost, to_yaml\n"
+        "class Plugin:\n"
+        "    def __init__(self, **kwargs):\n        pass\n"
+        "    def filters(self):\n        return [b64encode, nthhost, to_yaml]\n"
+    )
+    (work / "makejinja.toml").write_text(f"""\
+[makejinja]
+inputs = ["{root / 'templates/config'}"]
+output = "{work / 'out'}"
+data = ["{work / 'context.json'}"]
+import_paths = ["{work}"]
+plugins = ["bench_plugin:Plugin"]
+jinja_suffix = ".j2"
+force = true
+undefined = "strict"
+
+[makejinja.delimiter]
+block_start = "#%"
+block_end = "%#"
+comment_start = "#|"
+comment_end = "#|"
+variable_start = "#{{"
+variable_end = "}}#"
+""")
+    return [str(BIN / "makejinja")]  # reads makejinja.toml from its working directory
+
+
+def same_render(root: Path, work: Path) -> tuple[int, int]:
+    """(files compared, files that differ) between makejinja's output and our plaintext render."""
+    from cluster_template.ops.configure import build_context
+    from cluster_template.render import render_templates
+    from cluster_template.run import Executor
+
+    _, context = build_context(root, Executor())
+    ours = render_templates(root / "templates/config", context)
+    differ = sum(1 for path, content in ours.items()
+                 if not (work / "out" / path).is_file() or (work / "out" / path).read_bytes() != content)
+    return len(ours), differ
+
+
+def bench_configure(repeat: int) -> dict:
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        root = prepare(scratch / "repo")
+        work = scratch / "mj"
+        work.mkdir()
+        makejinja = write_makejinja_setup(root, work)
+        configure = [str(BIN / "inv"), "configure", "--yes"]
+        inv(root, "configure", "--yes")
+        results = compare({
+            "inv configure (cold: render+validate+encrypt+swap)": (configure, root, remove_outputs(root)),
+            "inv configure (nothing changed)": (configure, root, None),
+            "makejinja render only": (makejinja, work, None),
+        }, repeat)
+        compared, differ = same_render(root, work)
+        files = len((root / ".generated-files").read_text().splitlines()) - 1
+    makejinja_time = results["makejinja render only"]["median_s"]
+    return {"results": results, "rendered_files": files,
+            "ratios_to_makejinja": {name: r["median_s"] / makejinja_time for name, r in results.items()},
+            "makejinja_output_identical": f"{compared - differ}/{compared} files byte-identical"}
+
+
+def taskfile_of_same_shape(root: Path, target: Path) -> None:
+    """A Taskfile with the same root tasks and namespaces as `inv --list` shows."""
+    listing = json.loads(subprocess.run([str(BIN / "inv"), "--list", "--list-format", "json"], cwd=root,
+                                        check=True, capture_output=True, text=True).stdout)
+
+    def tasks_yaml(tasks: list[dict]) -> str:
+        return "".join(f"  {t['name']}:\n    desc: \"{(t.get('help') or t['name']).splitlines()[0][:60]}\"\n"
+                       f"    cmds: [\"true\"]\n" for t in tasks)
+
+    includes = "".join(f"  {c['name']}: ./{c['name']}.yml\n" for c in listing["collections"])
+    (target / "Taskfile.yml").write_text(f"version: '3'\nincludes:\n{includes}tasks:\n{tasks_yaml(listing['tasks'])}")
+    for collection in listing["collections"]:
+        (target / f"{collection['name']}.yml").write_text(f"version: '3'\ntasks:\n{tasks_yaml(collection['tasks'])}")
+
+
+def bench_startup(repeat: int) -> dict:
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        root = copy_project(scratch / "repo")
+        empty = scratch / "empty"
+        empty.mkdir()
+        (empty / "tasks.py").write_text("from invoke import task\n\n\n@task\ndef noop(c):\n    pass\n")
+        go_task = scratch / "gotask"
+        go_task.mkdir()
+        taskfile_of_same_shape(root, go_task)
+        results = compare({
+            "inv --list (this project)": ([str(BIN / "inv"), "--list"], root, None),
+            "inv --list (empty tasks.py)": ([str(BIN / "inv"), "--list"], empty, None),
+            "task --list (same shape)": ([str(BIN / "task"), "--list"], go_task, None),
+        }, repeat * 3)
+    floor = results["inv --list (empty tasks.py)"]["median_s"]
+    return {"results": results, "ratio_to_invoke_floor": results["inv --list (this project)"]["median_s"] / floor,
+            "ratio_to_go_task": results["inv --list (this project)"]["median_s"] / results["task --list (same shape)"]["median_s"]}
+
+
+def bench_scale(repeat: int) -> dict:
+    rows = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for count in (3, 30, 300):
+            root = prepare(Path(scratch) / f"repo{count}", nodes=count)
+            command = [str(BIN / "inv"), "configure", "--yes"]
+            cold = compare({"cold": (command, root, remove_outputs(root))}, repeat)["cold"]
+            rows[count] = cold
+    per_node_time = (rows[300]["median_s"] - rows[3]["median_s"]) / 297
+    per_node_mem = (rows[300]["peak_rss_mib"] - rows[3]["peak_rss_mib"]) / 297
+    return {"results": rows, "seconds_per_added_node": per_node_time, "mib_per_added_node": per_node_mem}
+
+
+BENCHMARKS = {"configure": bench_configure, "startup": bench_startup, "scale": bench_scale}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("only", nargs="*", choices=[*BENCHMARKS, []], help="benchmarks to run (default: all)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per candidate (default 5)")
+    arguments = parser.parse_args()
+    report = {}
+    for name in arguments.only or BENCHMARKS:
+        print(f"== {name}", file=sys.stderr, flush=True)
+        report[name] = BENCHMARKS[name](arguments.repeat)
+        print(json.dumps(report[name], indent=2), flush=True)
+
+
+if __name__ == "__main__":
+    main()
