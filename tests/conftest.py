@@ -26,7 +26,8 @@ class Project:
 
     def inv(self, *args: str, input: str | None = None, env: dict[str, str] | None = None,
             timeout: float = 300) -> subprocess.CompletedProcess:
-        full_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
+        full_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "CLUSTER_TEMPLATE_SCHEMA_DIR": str(SCHEMA_DIR),
+                    **(env or {})}
         return subprocess.run([INV, *args], cwd=self.root, capture_output=True, text=True,
                               input=input, env=full_env, timeout=timeout)
 

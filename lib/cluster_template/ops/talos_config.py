@@ -1,0 +1,93 @@
+"""`inv talos.generate-config`: the Talos secrets bundle (created once, stored SOPS-encrypted as
+talos/talsecret.sops.yaml) and, from it and the rendered talos/talconfig.yaml, one machine config per
+node plus the talosconfig client file in talos/clusterconfig/ (git-ignored)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import ClusterTemplateError
+from ..inputs import AGE_KEY_FILE
+from ..run import Executor
+from ..tools import sops
+
+TALOS_DIR = Path("talos")
+TALCONFIG = TALOS_DIR / "talconfig.yaml"
+SECRETS_FILE = TALOS_DIR / "talsecret.sops.yaml"
+OUTPUT_DIR = TALOS_DIR / "clusterconfig"
+TALOSCONFIG = OUTPUT_DIR / "talosconfig"
+
+
+class TalosConfigInvalid(ClusterTemplateError):
+    """A generated machine config failed validation against the Talos schema."""
+
+
+@dataclass
+class GeneratedTalosConfig:
+    machine_configs: dict[str, Path] = field(default_factory=dict)  # hostname -> file
+    changed: list[str] = field(default_factory=list)  # hostnames whose file was created or updated
+    secrets_created: bool = False
+    talosconfig_written: bool = False
+
+
+def read_talconfig(root: Path):
+    """The rendered talos/talconfig.yaml, parsed and checked."""
+    from ruamel.yaml import YAML
+
+    from ..talos import parse_talconfig
+
+    path = root / TALCONFIG
+    if not path.is_file():
+        raise ClusterTemplateError(f"{TALCONFIG} not found; run `inv configure` first")
+    return parse_talconfig(YAML(typ="safe").load(path.read_text()), source=str(TALCONFIG))
+
+
+def load_or_create_secrets(root: Path, ex: Executor):
+    """(bundle, created): decrypt the stored bundle, or generate and store a new one."""
+    from ..talos import dump_secrets, generate_secrets, load_secrets
+
+    path = root / SECRETS_FILE
+    if path.is_file():
+        text = sops.decrypt(ex, path, age_key_file=root / AGE_KEY_FILE)
+        ex.redactor.add(text)
+        bundle = load_secrets(text, source=str(SECRETS_FILE))
+        ex.redactor.add(*bundle.secret_values())
+        return bundle, False
+    if not (root / ".sops.yaml").is_file():
+        raise ClusterTemplateError(".sops.yaml not found; run `inv configure` first")
+    bundle = generate_secrets()
+    ex.redactor.add(*bundle.secret_values())
+    ciphertext = sops.encrypt_stdin(ex, dump_secrets(bundle).encode(), config=root / ".sops.yaml",
+                                    filename=str(SECRETS_FILE), age_key_file=root / AGE_KEY_FILE)
+    if not ex.dry and "ENC[" not in ciphertext:
+        raise ClusterTemplateError(f"sops did not encrypt {SECRETS_FILE}; check the talos rule in .sops.yaml")
+    ex.write_file(path, ciphertext, mode=0o600, label=str(SECRETS_FILE))
+    return bundle, True
+
+
+def generate_talos_config(root: Path, ex: Executor, *, schema: Path, rotate_talosconfig: bool = False,
+                          now: datetime | None = None) -> GeneratedTalosConfig:
+    from ..talos import render_machine_configs, render_talosconfig, validate_machine_config
+
+    talconfig = read_talconfig(root)
+    bundle, created = load_or_create_secrets(root, ex)
+    result = GeneratedTalosConfig(secrets_created=created)
+    configs = render_machine_configs(bundle, talconfig, root / TALOS_DIR, source=str(TALCONFIG))
+    problems = []
+    for hostname, text in configs.items():
+        problems += [f"{hostname}: {issue}" for issue in validate_machine_config(text, schema)]
+    if problems:
+        raise TalosConfigInvalid("generated machine configs are invalid:\n" + "\n".join(f"  {p}" for p in problems))
+    for hostname, text in configs.items():
+        path = root / OUTPUT_DIR / f"{talconfig.cluster_name}-{hostname}.yaml"
+        if ex.write_file(path, text, mode=0o600, label=str(path.relative_to(root))) != "unchanged":
+            result.changed.append(hostname)
+        result.machine_configs[hostname] = path
+    client = root / TALOSCONFIG
+    if rotate_talosconfig or not client.is_file():
+        text = render_talosconfig(bundle, talconfig, now or datetime.now(timezone.utc))
+        ex.write_file(client, text, mode=0o600, label=str(TALOSCONFIG))
+        result.talosconfig_written = True
+    return result
