@@ -51,6 +51,7 @@ def configure(c, yes=False):
     *.sops.* output with sops, validates the result, and only then swaps it into place. With
     `inv --dry configure` it lists what would change and writes nothing."""
     from cluster_template.ops.configure import configure as run_configure
+    from cluster_template.ops.validation import as_configure_check
 
     ex = executor(c)
 
@@ -61,7 +62,7 @@ def configure(c, yes=False):
         return confirm(f"{existing} generated file(s) will be overwritten or removed. Continue?", yes)
 
     with project_lock(ex.dry):
-        result = run_configure(ROOT, ex, confirm=ask, validate_output=None)
+        result = run_configure(ROOT, ex, confirm=ask, validate_output=as_configure_check(ex))
     if result.recovered:
         say(result.recovered)
     if result.validation_summary:
@@ -74,6 +75,24 @@ def _summary(plan, dry: bool) -> str:
     if dry:
         return f"dry run: would {counts}; {len(plan.unchanged)} unchanged; nothing was written"
     return f"done: {counts}; {len(plan.unchanged)} unchanged"
+
+
+@task
+@user_errors
+def validate(c):
+    """Validate the rendered tree offline: YAML, Kubernetes 1.35 and CRD schemas (strict), kustomize
+    builds of every Flux Kustomization path with post-build substitution, the Flux dependency graph,
+    and the Talos inputs. `inv configure` runs the same checks before swapping outputs in."""
+    from invoke import Exit
+
+    from cluster_template.ops.validation import validate_rendered
+
+    report = validate_rendered(ROOT, executor(c))
+    for issue in report.errors:
+        say(str(issue))
+    say(report.summary())
+    if not report.ok:
+        raise Exit(code=1)
 
 
 @task

@@ -20,6 +20,7 @@ DEFAULT_CACHE = Path("~/.cache/cluster-template/schemas")
 DEFAULT_SOURCES = {
     "crds": "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main",
     "talos": "https://raw.githubusercontent.com/siderolabs/talos",
+    "talhelper": "https://raw.githubusercontent.com/budimanjojo/talhelper/master/pkg/config/schemas",
 }
 TALOS_SCHEMA_VERSION = "1.12.11"
 
@@ -48,6 +49,8 @@ def _remote_path(relative: str) -> str:
         # talos/config.schema.v1.12.11.json -> v1.12.11/pkg/machinery/config/schemas/config.schema.json
         version = rest.removeprefix("config.schema.").removesuffix(".json")
         return f"{version}/pkg/machinery/config/schemas/config.schema.json"
+    if folder == "talhelper":
+        return "talconfig.json"
     return rest
 
 
@@ -88,3 +91,15 @@ def talos_schema() -> Path:
     if path is None:
         raise SchemaUnavailable(f"the Talos schema {relative} was not found at its source")
     return path
+
+
+def talconfig_schema() -> Path:
+    path = ensure_schema("talhelper/talconfig.schema.json")
+    if path is None:
+        raise SchemaUnavailable("talhelper's talconfig schema was not found at its source")
+    return path
+
+
+def crd_schema(relative: str) -> Path | None:
+    """A CRD schema by `<group>/<kind>_<version>.json`, fetched into the cache when missing."""
+    return ensure_schema(f"crds/{relative}")

@@ -1,0 +1,35 @@
+"""Validation of a rendered tree, with the schema locations of `cluster_template.schemas`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..run import Executor
+from ..validate import ValidationReport, validate_tree
+
+KUBERNETES_SCHEMA_VERSION = "1.35.0"
+
+
+def validate_rendered(root: Path, ex: Executor) -> ValidationReport:
+    """Validate the rendered outputs under `root` (the repository, or configure's staging tree)."""
+    from .. import schemas
+
+    return validate_tree(
+        root,
+        executor=ex,
+        schema_dir=schemas.schema_dir() / "crds",
+        kubernetes_version=KUBERNETES_SCHEMA_VERSION,
+        talos_schema=schemas.talos_schema(),
+        talconfig_schema=schemas.talconfig_schema(),
+        fetch_crd_schema=schemas.crd_schema,
+    )
+
+
+def as_configure_check(ex: Executor):
+    """The `validate_output` callback of `ops.configure.configure`."""
+
+    def check(staging: Path) -> tuple[list[str], str]:
+        report = validate_rendered(staging, ex)
+        return [str(issue) for issue in report.errors], report.summary()
+
+    return check

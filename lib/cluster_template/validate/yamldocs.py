@@ -1,0 +1,142 @@
+"""YAML reading for the validator: YAML 1.2 (ruamel.yaml, safe), plain Python values out.
+
+Also the handling of SOPS files: their `sops:` metadata block is not part of the object Flux applies,
+and their encrypted values (`ENC[AES256_GCM,...]`) are replaced by a neutral marker that no schema
+check holds against (see `neutral.py`), so only the document's structure is checked.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import re
+import threading
+from typing import Any
+
+from .neutral import SOPS_ENCRYPTED
+
+_SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
+_ENCRYPTED_VALUE = re.compile(r"^ENC\[[A-Z0-9_]+,data:.*\]$", re.DOTALL)
+# Keys SOPS writes into its metadata block; used to tell it from a user field named `sops`.
+_SOPS_METADATA_KEYS = {"mac", "lastmodified", "version"}
+
+_local = threading.local()
+
+
+class YamlSyntaxError(ValueError):
+    """A YAML file or document could not be parsed; `line` is 1-based when known."""
+
+    def __init__(self, message: str, line: int | None = None):
+        self.line = line
+        super().__init__(message)
+
+
+def _yaml():
+    # ruamel.yaml objects are not thread-safe; keep one per thread.
+    parser = getattr(_local, "yaml", None)
+    if parser is None:
+        from ruamel.yaml import YAML
+
+        # YAML 1.2 is ruamel's default: `on`/`off`/`yes` stay strings, as in Go YAML decoders.
+        parser = YAML(typ="safe", pure=True)
+        parser.default_flow_style = False
+        _local.yaml = parser
+    return parser
+
+
+def load_documents(text: str) -> list[Any]:
+    """Every document of a YAML stream, as plain Python values (dates become ISO strings, as they
+    reach the API server). Empty documents come back as None. Raises YamlSyntaxError."""
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return [plain(doc) for doc in _yaml().load_all(text)]
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = " ".join(part for part in (exc.context, exc.problem) if part) or str(exc)
+        raise YamlSyntaxError(problem, line) from None
+    except YAMLError as exc:
+        raise YamlSyntaxError(str(exc).strip().splitlines()[0]) from None
+
+
+def dump_document(data: Any) -> str:
+    """One document as block-style YAML text (used where Flux substitutes variables in text)."""
+    stream = io.StringIO()
+    _yaml().dump(data, stream)
+    return stream.getvalue()
+
+
+def document_texts(text: str, documents: list[Any]) -> list[str] | None:
+    """The source text of each non-empty document of `text` (parsed as `documents`), in order.
+
+    Flux substitutes variables in text as kustomize prints it, which keeps the quoting of the source
+    (`"${PORT}"` stays a string). Splitting on `---` lines is checked against the real parse; when
+    they disagree (directives, content on the `---` line), None is returned."""
+    texts: list[str] = []
+    parsed: list[Any] = []
+    for chunk in _SEPARATOR.split(text):
+        try:
+            found = [doc for doc in load_documents(chunk) if doc is not None]
+        except YamlSyntaxError:
+            return None
+        if len(found) > 1:
+            return None
+        if found:
+            texts.append(chunk)
+            parsed.append(without_sops(found[0]))
+    wanted = [doc for doc in documents if doc is not None]
+    return texts if parsed == wanted else None
+
+
+def plain(value: Any) -> Any:
+    """Recursively turn YAML-specific values into what JSON (and so the API server) would see."""
+    if isinstance(value, dict):
+        return {str(key) if not isinstance(key, str) else key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    return value
+
+
+def split_stream(text: str) -> list[str]:
+    """Split kustomize output (`---` separator lines, one object each) into document texts."""
+    documents: list[str] = []
+    current: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if line.rstrip("\r\n") == "---":
+            documents.append("".join(current))
+            current = []
+        else:
+            current.append(line)
+    documents.append("".join(current))
+    return [doc for doc in documents if doc.strip()]
+
+
+def is_sops_metadata(value: Any) -> bool:
+    return isinstance(value, dict) and bool(_SOPS_METADATA_KEYS & value.keys())
+
+
+def without_sops(document: Any) -> Any:
+    """The document Flux would apply after decryption: no `sops:` block, and every encrypted value
+    replaced by the neutral SOPS marker."""
+    if not isinstance(document, dict):
+        return document
+    if is_sops_metadata(document.get("sops")):
+        document = {key: value for key, value in document.items() if key != "sops"}
+    return _neutralize_encrypted(document)
+
+
+def _neutralize_encrypted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _neutralize_encrypted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_neutralize_encrypted(item) for item in value]
+    if isinstance(value, str) and is_encrypted(value):
+        return SOPS_ENCRYPTED
+    return value
+
+
+def is_encrypted(value: str) -> bool:
+    return value.startswith("ENC[") and _ENCRYPTED_VALUE.match(value) is not None
