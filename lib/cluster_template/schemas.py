@@ -4,6 +4,9 @@ Talos config schema (`talos/config.schema.v<version>.json`).
 The directory comes from `CLUSTER_TEMPLATE_SCHEMA_DIR` (tests and CI point it at a vendored copy),
 else the user cache `~/.cache/cluster-template/schemas`. A schema missing from the cache is
 downloaded once from its public source and kept, so validation works offline after the first run.
+A directory given by `CLUSTER_TEMPLATE_SCHEMA_DIR` is authoritative: nothing is downloaded into it
+unless `CLUSTER_TEMPLATE_SCHEMA_SOURCES` names where from. The cache is not project state, so it is
+written directly (also in dry runs), like pip's cache.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ def ensure_schema(relative: str) -> Path | None:
     path = schema_dir() / relative
     if path.is_file():
         return path
+    if os.environ.get(SCHEMA_DIR_ENV) and not os.environ.get(SCHEMA_SOURCE_ENV):
+        return None
     folder = relative.partition("/")[0]
     base = _sources().get(folder)
     if base is None:
