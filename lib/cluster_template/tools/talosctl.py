@@ -1,0 +1,154 @@
+"""talosctl: argv builders and output parsers. Reads use `readonly=True`, so a dry run still sees
+real state; every call that changes a node is only reported in a dry run.
+
+In maintenance mode a node only answers `--insecure` calls; once configured it only answers
+authenticated ones (with the talosconfig). `probe_stage` tries both to tell the two apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import CommandError
+from ..run import CommandResult, Executor
+from .output import json_stream, table
+
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class NodeStage:
+    """What a node answered: `maintenance`, `running`, `booting`, ... or `unreachable`."""
+
+    stage: str
+    ready: bool = False
+    detail: str = ""
+
+    @property
+    def reachable(self) -> bool:
+        return self.stage != "unreachable"
+
+
+class Talosctl:
+    def __init__(self, ex: Executor, talosconfig: Path | None, *, timeout: float = DEFAULT_TIMEOUT):
+        self.ex = ex
+        self.talosconfig = talosconfig
+        self.timeout = timeout
+
+    def argv(self, *args: str, node: str | None = None, insecure: bool = False) -> list[str]:
+        command = ["talosctl"]
+        if self.talosconfig is not None and not insecure:
+            command += ["--talosconfig", str(self.talosconfig)]
+        command += list(args)
+        if node is not None:
+            command += ["--nodes", node]
+            if insecure:
+                command += ["--endpoints", node]
+        if insecure:
+            command.append("--insecure")
+        return command
+
+    def _run(self, *args: str, node: str | None = None, insecure: bool = False, readonly: bool = True,
+             timeout: float | None = None, check: bool = True) -> CommandResult:
+        return self.ex.run(self.argv(*args, node=node, insecure=insecure), readonly=readonly,
+                           timeout=timeout or self.timeout, check=check)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, resource: str, node: str, *, insecure: bool = False, timeout: float | None = None) -> list[dict[str, Any]]:
+        result = self._run("get", resource, "--output", "json", node=node, insecure=insecure, timeout=timeout)
+        return json_stream(result.stdout, tool="talosctl")
+
+    def probe_stage(self, node: str, *, timeout: float = 15) -> NodeStage:
+        """The machine stage, asking securely first and then in maintenance (insecure) mode."""
+        errors = []
+        for insecure in (False, True):
+            if not insecure and self.talosconfig is None:
+                continue
+            try:
+                statuses = self.get("machinestatus", node, insecure=insecure, timeout=timeout)
+            except CommandError as error:
+                errors.append(error.stderr_tail.splitlines()[-1] if error.stderr_tail else str(error))
+                continue
+            spec = statuses[0].get("spec", {}) if statuses else {}
+            return NodeStage(str(spec.get("stage", "unknown")), bool(spec.get("status", {}).get("ready")))
+        return NodeStage("unreachable", detail="; ".join(errors))
+
+    def disks(self, node: str, *, insecure: bool = True) -> list[dict[str, Any]]:
+        return [item.get("spec", {}) | {"id": item.get("metadata", {}).get("id")}
+                for item in self.get("disks", node, insecure=insecure)]
+
+    def server_version(self, node: str) -> str | None:
+        """The Talos version the node runs (`Tag:` of the server), or None when it does not answer."""
+        result = self._run("version", node=node, check=False)
+        if not result.ok:
+            return None
+        server = result.stdout.split("Server:", 1)[-1]
+        for line in server.splitlines():
+            if line.strip().startswith("Tag:"):
+                return line.split(":", 1)[1].strip()
+        return None
+
+    def schematic(self, node: str) -> str | None:
+        """The Image Factory schematic the node was installed from (its `schematic` extension)."""
+        for item in self.get("extensions", node):
+            metadata = item.get("spec", {}).get("metadata", {})
+            if metadata.get("name") == "schematic":
+                return metadata.get("version")
+        return None
+
+    def etcd_members(self, node: str) -> list[dict[str, str]]:
+        return table(self._run("etcd", "members", node=node).stdout)
+
+    def etcd_status(self, node: str) -> list[dict[str, str]]:
+        return table(self._run("etcd", "status", node=node).stdout)
+
+    def health(self, node: str, *, wait_timeout: str = "5m", timeout: float = 400) -> CommandResult:
+        """`talosctl health` through one controller; check `.ok` (it is not raised)."""
+        return self._run("health", "--wait-timeout", wait_timeout, node=node, timeout=timeout, check=False)
+
+    # -- changes -----------------------------------------------------------------------------
+
+    def apply_config(self, node: str, config_file: Path, *, insecure: bool = False, mode: str | None = None,
+                     dry_run: bool = False) -> CommandResult:
+        args = ["apply-config", "--file", str(config_file)]
+        if mode:
+            args += ["--mode", mode]
+        if dry_run:
+            args.append("--dry-run")
+        return self._run(*args, node=node, insecure=insecure, readonly=dry_run)
+
+    def bootstrap(self, node: str) -> CommandResult:
+        return self._run("bootstrap", node=node, readonly=False, check=False)
+
+    def kubeconfig(self, target: Path, node: str) -> CommandResult:
+        return self._run("kubeconfig", str(target), "--force", node=node, readonly=False)
+
+    def upgrade(self, node: str, image: str, *, timeout: str = "10m", preserve: bool = False) -> CommandResult:
+        args = ["upgrade", "--image", image, "--timeout", timeout, "--wait"]
+        if preserve:
+            args.append("--preserve")
+        return self._run(*args, node=node, readonly=False, timeout=_seconds(timeout) + 60)
+
+    def upgrade_k8s(self, node: str, to: str, *, dry_run: bool = False) -> CommandResult:
+        args = ["upgrade-k8s", "--to", to.lstrip("v")]
+        if dry_run:
+            args.append("--dry-run")
+        return self._run(*args, node=node, readonly=dry_run, timeout=1800)
+
+    def reset(self, node: str, *, wipe_labels: tuple[str, ...] = (), graceful: bool = False,
+              reboot: bool = True) -> CommandResult:
+        args = ["reset", f"--graceful={str(graceful).lower()}", "--wait=false"]
+        if reboot:
+            args.append("--reboot")
+        for label in wipe_labels:
+            args += ["--system-labels-to-wipe", label]
+        return self._run(*args, node=node, readonly=False)
+
+
+def _seconds(duration: str) -> float:
+    """Seconds of a Go duration like `10m` or `90s`."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    return float(duration[:-1]) * units[duration[-1]] if duration and duration[-1] in units else float(duration)
