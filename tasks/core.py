@@ -42,14 +42,22 @@ def init(c):
         say("next: edit cluster.yaml and nodes.yaml, then run `inv configure`")
 
 
-@task(help={"yes": "Do not ask before overwriting generated files (for scripts)."})
+@task(help={"yes": "Do not ask before overwriting generated files (for scripts).",
+            "force": "Render, encrypt and validate even when nothing changed since the last run."})
 @user_errors
-def configure(c, yes=False):
+def configure(c, yes=False, force=False):
     """Render cluster.yaml + nodes.yaml into kubernetes/, talos/, bootstrap/ and .sops.yaml.
 
     Validates the configuration, derives the template context, renders the templates, encrypts every
     *.sops.* output with sops, validates the result, and only then swaps it into place. With
-    `inv --dry configure` it lists what would change and writes nothing."""
+    `inv --dry configure` it lists what would change and writes nothing. When no input, template or
+    output changed since the last successful run, it says so and stops (`--force` runs anyway)."""
+    from cluster_template.fingerprint import is_up_to_date
+
+    if not force and is_up_to_date(ROOT):
+        say("up to date: no input, template or output changed since the last configure (--force to re-run)")
+        return
+
     from cluster_template.ops.configure import configure as run_configure
     from cluster_template.ops.validation import as_configure_check
 

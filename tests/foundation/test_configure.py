@@ -37,6 +37,21 @@ def generated(project: Project) -> dict[str, bytes]:
             if k.startswith(("kubernetes/", "talos/", ".sops.yaml", outputs.MANIFEST_FILE))}
 
 
+def test_up_to_date_check_notices_every_kind_of_change(small):
+    assert small.inv("configure", "--yes").returncode == 0
+    assert small.inv("configure", "--yes").stdout.startswith("up to date")
+    for change in (lambda: small.write("templates/config/kubernetes/apps/default/new.yaml.j2",
+                                       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: new\n"),
+                   lambda: small.write("kubernetes/apps/default/settings.yaml",
+                                       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: by-hand\n"),
+                   lambda: (small.root / "github-push-token.txt").write_text("rotated-token\n"),
+                   lambda: small.write("cluster.yaml", (small.root / "cluster.yaml").read_text() + "# note\n")):
+        change()
+        result = small.inv("configure", "--yes")
+        assert result.returncode == 0 and result.stdout.startswith("done:"), result.stdout
+        assert small.inv("configure", "--yes").stdout.startswith("up to date")
+
+
 def test_init_creates_each_file_once_with_private_modes(project):
     first = project.inv("init")
     assert first.returncode == 0, first.stderr
@@ -67,7 +82,10 @@ def test_configure_renders_encrypts_and_is_idempotent(small):
 
     again = small.inv("configure", "--yes")
     assert again.returncode == 0, again.stderr
-    assert "create 0, update 0, remove 0" in again.stdout
+    assert again.stdout.startswith("up to date")
+    forced = small.inv("configure", "--yes", "--force")  # the full pipeline, with nothing to change
+    assert forced.returncode == 0, forced.stderr
+    assert "create 0, update 0, remove 0" in forced.stdout
     assert generated(small) == files  # not one byte changed, ciphertext included
 
 

@@ -28,7 +28,7 @@ def test_sample_renders_encrypts_and_is_stable(configured_sample):
                                 env={**os.environ, "SOPS_AGE_KEY_FILE": str(project.root / "age.key")}).stdout
     assert age_private in age_secret
 
-    again = project.inv("configure", "--yes")
+    again = project.inv("configure", "--yes", "--force")
     assert again.returncode == 0, again.stderr
     assert "create 0, update 0, remove 0" in again.stdout
     assert project.snapshot() == files

@@ -6,13 +6,14 @@ has agreed; see `outputs` for how the swap stays all-or-nothing.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import outputs
+from .. import fingerprint, outputs
 from ..config.load import Config, load_config
 from ..config.model import secret_keys
 from ..derive import derive
@@ -62,6 +63,7 @@ def configure(
     validate_output: OutputValidator | None = None,
 ) -> ConfigureResult:
     recovered = outputs.recover(ex, root)
+    inputs_digest = fingerprint.inputs_digest(root)  # before reading: an edit during the run is seen next time
     _, context = build_context(root, ex)
     rendered = render_templates(root / TEMPLATE_DIR, context)
     files = encrypt_outputs(
@@ -88,6 +90,9 @@ def configure(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     outputs.commit(ex, root, plan)
+    state = {"inputs": inputs_digest, "outputs": fingerprint.outputs_digest(root)}
+    ex.write_file(root / fingerprint.STATE_FILE, json.dumps(state, indent=1) + "\n", label=str(fingerprint.STATE_FILE),
+                  quiet=True)
     return ConfigureResult(plan, summary, recovered)
 
 
