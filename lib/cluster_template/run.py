@@ -209,6 +209,25 @@ class Executor:
             raise CommandError(shown, completed.returncode, self._tail(stderr))
         return CommandResult(argv, completed.returncode, stdout, stderr)
 
+    def run_interactive(self, argv: Sequence[str], *, cwd: Path | str | None = None,
+                        env: Mapping[str, str] | None = None, ok_codes: tuple[int, ...] = (0,)) -> int:
+        """Run a command on the operator's terminal (an editor): its output is not captured, so
+        nothing of it can be redacted — use only for commands that talk to the operator directly.
+        Returns the exit code; one outside `ok_codes` raises CommandError."""
+        argv = tuple(str(a) for a in argv)
+        shown = self.display(argv)
+        if self.dry:
+            self._emit(Event("run", shown, True))
+            return 0
+        executable = self.which(argv[0])
+        full_env = dict(self.base_env if self.base_env is not None else os.environ)
+        full_env.update(env or {})
+        self._emit(Event("run", shown, False))
+        completed = subprocess.run((executable, *argv[1:]), cwd=cwd, env=full_env, check=False)
+        if completed.returncode not in ok_codes:
+            raise CommandError(shown, completed.returncode, "")
+        return completed.returncode
+
     def _tail(self, stderr: str | bytes | None) -> str:
         if not stderr:
             return ""

@@ -13,6 +13,7 @@ from ._shared import all_set, requires_values
 
 PROXMOX_KEYS = ("proxmox_api_url", "proxmox_node")
 TOKEN_KEYS = ("proxmox_api_token_id", "proxmox_api_token_secret")
+SSH_DETAIL_KEYS = ("proxmox_ssh_key_file", "proxmox_ssh_host_key")
 
 
 class VMSizing(Settings):
@@ -52,6 +53,8 @@ class ProxmoxSettings(Settings):
     proxmox_api_token_id: str | None = secret(
         None, pattern=r"^.+@.+!.+$", description="Proxmox API token ID, user@realm!token-name.")
     proxmox_api_token_secret: str | None = secret(None, min_length=1, description="Proxmox API token secret.")
+    proxmox_insecure: bool = Field(
+        False, description="Skip TLS verification of the Proxmox API (its certificate is self-signed).")
     proxmox_vlan_mode: bool = Field(
         False, description="true: Proxmox tags node_vlan_tag (access port); false: Talos adds a VLAN interface (trunk).")
     proxmox_iso_storage: str = Field("local", min_length=1, description="Proxmox storage for the Talos ISO.")
@@ -63,6 +66,25 @@ class ProxmoxSettings(Settings):
     proxmox_vm_worker_defaults: VMSizing = Field(
         default_factory=VMSizing, description="VM size of workers (built-in 8 cores, 1 socket, 16384 MiB, 256 GiB).")
     proxmox_vm_advanced: VMAdvanced = Field(default_factory=VMAdvanced, description="Hardware settings of every VM.")
+
+    # -- SSH to the Proxmox host (`inv infra.verify-nodes` checks each VM runs) ----------------
+    proxmox_ssh_host: str | None = Field(
+        None, min_length=1,
+        description="Proxmox host `inv infra.verify-nodes` logs in to over SSH to check that each node's VM "
+                    "is running (`qm status`). Unset: that check is skipped.")
+    proxmox_ssh_port: int = Field(22, ge=1, le=65535, description="SSH port of proxmox_ssh_host.")
+    proxmox_ssh_user: str = Field(
+        "root", min_length=1,
+        description="SSH user on proxmox_ssh_host. `qm` needs root, so another user runs it with `sudo -n`.")
+    proxmox_ssh_key_file: str | None = Field(
+        None, min_length=1,
+        description="Private key file for the SSH login (~ is expanded; relative to the repository). "
+                    "Unset: the keys of ssh-agent and ~/.ssh.")
+    proxmox_ssh_host_key: str | None = Field(
+        None, pattern=r"^SHA256:[A-Za-z0-9+/]{43}$",
+        description="Fingerprint (SHA256:...) of the host key to trust when proxmox_ssh_host is not in "
+                    "~/.ssh/known_hosts; `ssh-keyscan HOST | ssh-keygen -lf -` prints it. A host key that "
+                    "matches neither is refused.")
 
     # -- OpenTofu state backend -------------------------------------------------------------
     cf_account_id: str | None = Field(
@@ -82,6 +104,14 @@ def proxmox_keys_together(config, nodes):
     if infrastructure_configured(config):
         yield from requires_values(config, (*TOKEN_KEYS, "tfstate_password"),
                                    "proxmox_api_url and proxmox_node are set")
+
+
+@rule
+def proxmox_ssh_keys_need_host(config, nodes):
+    if not is_set(config.proxmox_ssh_host):
+        for key in SSH_DETAIL_KEYS:
+            if is_set(getattr(config, key)):
+                yield key, "requires proxmox_ssh_host (the Proxmox host to log in to)"
 
 
 @rule
