@@ -7,6 +7,7 @@ from invoke import task
 from ._cli import ROOT, executor, say, user_errors
 
 REFERENCE = "docs/CONFIGURATION.md"
+SAMPLE = "templates/samples/cluster.sample.yaml"
 
 
 @task(help={"json": "Print the context as JSON (for scripts)."})
@@ -26,13 +27,15 @@ def vars(c, json=False):
 @user_errors
 def schema(c):
     """Regenerate, from the config model, the JSON Schemas for cluster.yaml/nodes.yaml (editor
-    completion; the samples reference them) and docs/CONFIGURATION.md."""
-    from cluster_template.config.reference import configuration_reference
+    completion; the samples reference them), docs/CONFIGURATION.md, and the commented optional-keys
+    part of templates/samples/cluster.sample.yaml."""
+    from cluster_template.config.reference import configuration_reference, sample_with_generated_block
     from cluster_template.config.schema import schema_files
 
     ex = executor(c)
     generated = {f"templates/schemas/{name}": text for name, text in schema_files().items()}
     generated[REFERENCE] = configuration_reference()
+    generated[SAMPLE] = sample_with_generated_block((ROOT / SAMPLE).read_text())
     for relative, text in generated.items():
         action = ex.write_file(ROOT / relative, text, label=relative)
         say(f"{action}: {relative}")

@@ -1,6 +1,6 @@
 """Files generated from the model are committed; they must match what the model generates now."""
 
-from cluster_template.config.reference import configuration_reference
+from cluster_template.config.reference import configuration_reference, sample_with_generated_block
 from cluster_template.config.schema import schema_files
 
 from ..conftest import REPO
@@ -33,3 +33,12 @@ def test_samples_validate_against_the_generated_schemas():
         jsonschema.Draft202012Validator(schema).validate(sample)
         bad = {**sample, "no_such_key": 1}
         assert list(jsonschema.Draft202012Validator(schema).iter_errors(bad)), "unknown keys must be refused"
+
+
+def test_sample_optional_block_is_up_to_date_and_every_key_appears():
+    from cluster_template.config.model import ClusterConfig
+
+    sample = (REPO / "templates/samples/cluster.sample.yaml").read_text()
+    assert sample == sample_with_generated_block(sample), "run `inv template.schema`"
+    for key in ClusterConfig.model_fields:
+        assert f"\n{key}: " in sample or f"\n# {key}: " in sample, key

@@ -65,10 +65,13 @@ def _rows(model: type, names: list[str]) -> list[str]:
 def _groups() -> list[tuple[str, type, list[str]]]:
     """(title, group class, field names defined by that group), in documentation order."""
     groups = []
-    for group in reversed(ClusterConfig.__mro__[1:]):
+    for group in ClusterConfig.__mro__[1:]:
         own = [name for name in getattr(group, "__annotations__", {}) if name in ClusterConfig.model_fields]
         if own:
-            title = (group.__doc__ or group.__name__).strip().splitlines()[0]
+            import sys
+
+            text = group.__doc__ or sys.modules[group.__module__].__doc__ or group.__name__
+            title = " ".join(text.split()).split(". ")[0].rstrip(".:")
             groups.append((title, group, own))
     return groups
 
@@ -86,3 +89,42 @@ def configuration_reference() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+
+
+SAMPLE_MARKER = "# ===== Optional components"
+
+
+def _sample_value(info: Any) -> str:
+    if info.is_required():
+        return '""'
+    value = info.get_default(call_default_factory=True)
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(exclude_none=True)
+    if value is None:
+        return '""'
+    return json.dumps(value)
+
+
+def optional_sample_block() -> str:
+    """The commented-out optional keys of cluster.sample.yaml, one block per component group, with
+    their defaults; the part of the sample above SAMPLE_MARKER is written by hand."""
+    lines = [SAMPLE_MARKER + " (generated from the model by `inv template.schema`) =====",
+             "# Everything below is off by default. Uncomment and set the keys of a component to enable it;",
+             "# docs/CONFIGURATION.md describes each key and docs/COMPONENTS.md what each component deploys."]
+    for title, group, names in _groups():
+        if group.__name__ == "CoreSettings":
+            continue
+        lines += ["", f"# --- {title} " + "-" * max(3, 95 - len(title))]
+        for name in names:
+            info = ClusterConfig.model_fields[name]
+            description = (info.description or "").strip()
+            if is_secret_field(info):
+                description = f"(secret) {description}"
+            lines += [f"# {description}", f"# {name}: {_sample_value(info)}"]
+    return "\n".join(lines) + "\n"
+
+
+def sample_with_generated_block(sample: str) -> str:
+    """`sample` with everything from SAMPLE_MARKER on replaced by the current generated block."""
+    head = sample.split(SAMPLE_MARKER, 1)[0].rstrip("\n")
+    return head + "\n\n" + optional_sample_block()
