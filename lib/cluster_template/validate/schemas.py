@@ -100,6 +100,10 @@ class SchemaStore:
             if crd_file.is_file():
                 schema = dict(load_json(str(crd_file)))
                 if "properties" in schema and "additionalProperties" not in schema:
+                    # Closing the top level must not reject the envelope some vendored schemas omit.
+                    envelope = {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                                "metadata": {"type": "object"}}
+                    schema["properties"] = {**envelope, **schema["properties"]}
                     schema["additionalProperties"] = False
                 validator = _validator_class(relaxed)(schema, format_checker=_format_checker())
                 return SchemaHandle(f"{group}/{crd_file.name}", validator, is_crd=True)
