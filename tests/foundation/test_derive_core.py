@@ -51,6 +51,8 @@ UNIFI = {"unifi_host": "https://unifi.local", "unifi_api_key": "key-abcdef", "cl
         ({}, (node(0),), "repository_url", "https://github.com/owner/repo.git"),
         ({"repository_visibility": "private"}, (node(0),), "repository_url", "ssh://git@github.com/owner/repo.git"),
         ({}, (node(0), node(1, False), node(2)), "controller_count", 2),
+        ({}, (node(0), node(1, False), node(2)), "schedulable_node_count", 1),
+        ({}, (node(0), node(1), node(2)), "schedulable_node_count", 3),
         ({}, (node(0),), "cluster_pod_cidr", "10.42.0.0/16"),
         ({}, (node(0),), "repository_branch", "main"),
         ({}, (node(0),), "cilium_loadbalancer_mode", "dsr"),

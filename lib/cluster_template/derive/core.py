@@ -44,6 +44,8 @@ def derive_core(config: Config, local: LocalInputs) -> dict[str, Any]:
     context["workers"] = [node for node in nodes if not node["controller"]]
     context["controller_count"] = len(context["controllers"])
     context["node_count"] = len(nodes)
+    # Workloads run on the workers; with none, the controllers take them (Talos then allows it).
+    context["schedulable_node_count"] = len(context["workers"]) or len(context["controllers"])
 
     context["node_default_gateway"] = cluster.node_default_gateway or nth_host(cluster.node_cidr, 1)
     context["node_cidr_prefix"] = ipaddress.IPv4Network(cluster.node_cidr).prefixlen
