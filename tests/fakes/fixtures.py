@@ -128,3 +128,27 @@ def fake_tools(
 def fake_tools_factory(tmp_path: Path):
     """A function building FakeTools in this test's tmp_path: `fake_tools_factory(controllers=3)`."""
     return functools.partial(fake_tools, tmp_path)
+
+
+@pytest.fixture
+def fake_kube():
+    """Start a fake Kubernetes API server for a FakeTools: `api = fake_kube(tools)`.
+
+    The server follows `tools`' cluster state; `tools.use_kubeconfig` writes `tools.root/kubeconfig`
+    pointing at it (exported as KUBECONFIG in `tools.env`, kept in `api.kubeconfig`), and
+    FAKE_KUBE_API_URL makes `talosctl kubeconfig` write the same server. Stopped after the test."""
+    from .kube_api import start_kube_api
+
+    started = []
+
+    def start(tools: FakeTools):
+        api = start_kube_api(tools.state_path)
+        started.append(api)
+        tools.overrides[fakestate.KUBE_API_ENV] = api.url
+        tools.env[fakestate.KUBE_API_ENV] = api.url
+        api.kubeconfig = tools.use_kubeconfig(server=api.url)
+        return api
+
+    yield start
+    for api in started:
+        api.stop()

@@ -1,0 +1,99 @@
+"""Which URL serves a kind: API discovery (`/api/v1`, `/apis/<group>/<version>`) with a cache, plus the
+kinds that CustomResourceDefinitions in the same batch are about to add."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from .errors import KubeError
+from .transport import KubeTransport
+
+CRD_API_VERSION = "apiextensions.k8s.io/v1"
+CRD_KIND = "CustomResourceDefinition"
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """A kind as the API serves it: `api_version` is "v1" or "<group>/<version>"."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    @property
+    def version(self) -> str:
+        return self.api_version.rpartition("/")[2]
+
+    def collection_path(self, namespace: str | None = None) -> str:
+        base = "/api/v1" if not self.group else f"/apis/{self.api_version}"
+        if self.namespaced and namespace:
+            return f"{base}/namespaces/{quote(namespace, safe='')}/{self.plural}"
+        return f"{base}/{self.plural}"
+
+    def object_path(self, name: str, namespace: str | None = None) -> str:
+        return f"{self.collection_path(namespace)}/{quote(name, safe='')}"
+
+
+def api_path(api_version: str) -> str:
+    return "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+
+
+class Discovery:
+    """Kinds served per group/version, fetched once and fetched again when a kind is missing (a
+    CRD may have been installed since)."""
+
+    def __init__(self, transport: KubeTransport):
+        self._transport = transport
+        self._served: dict[str, dict[str, ResourceType]] = {}
+
+    def resource(self, api_version: str, kind: str) -> ResourceType | None:
+        cached = self._served.get(api_version)
+        if cached is not None and kind in cached:
+            return cached[kind]
+        return self._fetch(api_version).get(kind)
+
+    def forget(self) -> None:
+        self._served.clear()
+
+    def _fetch(self, api_version: str) -> dict[str, ResourceType]:
+        try:
+            listing = self._transport.request("GET", api_path(api_version),
+                                              action=f"discover the kinds of {api_version}")
+        except KubeError as error:
+            if error.status != 404:
+                raise
+            listing = None
+        served: dict[str, ResourceType] = {}
+        for entry in (listing or {}).get("resources", []) if isinstance(listing, dict) else []:
+            name = entry.get("name", "")
+            if "/" in name or not entry.get("kind"):
+                continue  # subresources (pods/eviction, */status) are not kinds one applies
+            served[entry["kind"]] = ResourceType(api_version, entry["kind"], name, bool(entry.get("namespaced")))
+        self._served[api_version] = served
+        return served
+
+
+def types_defined_by(documents: Iterable[dict]) -> dict[tuple[str, str], ResourceType]:
+    """(apiVersion, kind) -> ResourceType for every served version of the CRDs among `documents`."""
+    defined: dict[tuple[str, str], ResourceType] = {}
+    for document in documents:
+        api_version = str(document.get("apiVersion", ""))
+        if document.get("kind") != CRD_KIND or not api_version.startswith("apiextensions.k8s.io/"):
+            continue
+        spec = document.get("spec") if isinstance(document.get("spec"), dict) else {}
+        names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+        group, kind, plural = spec.get("group"), names.get("kind"), names.get("plural")
+        if not (group and kind and plural):
+            continue
+        for version in spec.get("versions") or []:
+            if isinstance(version, dict) and version.get("name") and version.get("served", True):
+                api_version = f"{group}/{version['name']}"
+                defined[(api_version, kind)] = ResourceType(api_version, kind, plural, spec.get("scope") != "Cluster")
+    return defined
