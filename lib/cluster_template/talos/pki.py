@@ -233,17 +233,7 @@ def new_certificate_authority(
         .not_valid_before(start)
         .not_valid_after(start + validity)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            _key_usage(cert_sign=True),
             critical=True,
         )
         .add_extension(
@@ -254,6 +244,16 @@ def new_certificate_authority(
     )
     certificate = builder.sign(key, _signature_hash(key))
     return PemPair(crt=certificate.public_bytes(serialization.Encoding.PEM), key=encode_private_key(key))
+
+
+def _key_usage(*, cert_sign: bool):
+    """KeyUsage as Talos sets it: digital signature, plus certificate signing for a CA."""
+    from cryptography import x509
+
+    return x509.KeyUsage(
+        digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+        key_agreement=False, key_cert_sign=cert_sign, crl_sign=False, encipher_only=False, decipher_only=False,
+    )
 
 
 def new_client_certificate(
@@ -282,17 +282,7 @@ def new_client_certificate(
         .not_valid_before(start)
         .not_valid_after(start + validity)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            _key_usage(cert_sign=False),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
