@@ -11,13 +11,16 @@ __path__ = [str(Path(__file__).with_suffix(""))]
 
 from invoke import Collection  # noqa: E402
 
-from tasks import core, infra, talos, template  # noqa: E402
+from tasks import bootstrap, cluster, core, infra, talos, template  # noqa: E402
 
 ns = Collection()
 ns.add_task(core.init)
 ns.add_task(core.configure)
 ns.add_task(core.doctor)
 ns.add_task(core.validate)
+ns.add_task(cluster.reconcile)
+ns.add_task(cluster.status)
+ns.add_collection(Collection.from_module(bootstrap))
 ns.add_collection(Collection.from_module(infra))
 ns.add_collection(Collection.from_module(talos))
 ns.add_collection(Collection.from_module(template))

@@ -39,3 +39,76 @@ def schema(c):
     for relative, text in generated.items():
         action = ex.write_file(ROOT / relative, text, label=relative)
         say(f"{action}: {relative}")
+
+
+@task
+@user_errors
+def debug(c):
+    """Print the seed's debug resource list in one report, read through the Kubernetes API:
+    certificates, certificaterequests, gitrepositories, helmrepositories, ocirepositories,
+    helmreleases, httproutes, kustomizations, nodes and pods, one table per kind (✗ marks what is
+    not healthy)."""
+    from cluster_template.ops.diagnostics import gather_debug
+    from cluster_template.ops.kube_lists import KubeLister
+    from cluster_template.ops.nodes import kubeconfig_path
+    from cluster_template.ops.report import render_table
+
+    ex = executor(c)
+    with KubeLister(kubeconfig_path(ROOT), ex) as lister:
+        tables = gather_debug(lister)
+    say("\n\n".join(render_table(table) for table in tables))
+
+
+@task(help={"yes": "Do not ask for confirmation (for scripts)."})
+@user_errors
+def tidy(c, yes=False):
+    """Archive the templating parts once you maintain the rendered files by hand (reversible).
+
+    Moves templates/, cluster.yaml, nodes.yaml and this template namespace (tasks/template.py) into
+    .private/<unix time>/, and rewrites tasks.py without the template namespace and without the
+    tasks that render from templates/ (init, configure); the original tasks.py is archived too.
+    .private/<time>/RESTORE.txt lists the moves that undo it."""
+    from cluster_template.errors import Refused
+    from cluster_template.ops.template_maintenance import plan_tidy, tidy as run_tidy
+
+    from ._cli import confirm, project_lock
+
+    ex = executor(c)
+    plan = plan_tidy(ROOT)
+    for source, target in plan.moves:
+        say(f"{'would move' if ex.dry else 'move'}: {source} -> {target}")
+    if not ex.dry and not confirm(f"Archive the templating files into {plan.archive}/ and remove the template "
+                                  "tasks?", yes):
+        raise Refused("tidy cancelled; nothing was changed")
+    with project_lock(ex.dry):
+        run_tidy(ROOT, ex, plan)
+    if not ex.dry:
+        say(f"archived into {plan.archive}/ (undo: see {plan.archive}/RESTORE.txt); add .private/ to .gitignore")
+
+
+@task(help={"yes": "Do not ask for confirmation (for scripts)."})
+@user_errors
+def reset(c, yes=False):
+    """Remove every generated file: those `inv configure` listed in .generated-files and the
+    machine configs in talos/clusterconfig/.
+
+    Never removes cluster.yaml, nodes.yaml, the keys and tokens, kubeconfig or the Talos secrets
+    bundle talos/talsecret.sops.yaml; `inv configure` renders everything again."""
+    from cluster_template.errors import Refused
+    from cluster_template.ops.template_maintenance import plan_template_reset, template_reset
+
+    from ._cli import confirm, project_lock
+
+    ex = executor(c)
+    plan = plan_template_reset(ROOT)
+    if not plan.files:
+        say("no generated files to remove")
+        return
+    if not ex.dry and not confirm(f"Remove {len(plan.files)} generated files (kubernetes/, talos/, bootstrap/, "
+                                  "...)?", yes):
+        raise Refused("reset cancelled; nothing was removed")
+    with project_lock(ex.dry):
+        removed = template_reset(ROOT, ex, plan)
+    say(f"{'would remove' if ex.dry else 'removed'} {len(removed)} generated files")
+    if plan.kept:
+        say(f"kept (listed in .generated-files but never removed): {', '.join(plan.kept)}")

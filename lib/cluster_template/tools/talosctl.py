@@ -3,10 +3,15 @@ real state; every call that changes a node is only reported in a dry run.
 
 In maintenance mode a node only answers `--insecure` calls; once configured it only answers
 authenticated ones (with the talosconfig). `probe_stage` tries both to tell the two apart.
+
+Authenticated calls normally go through the talosconfig's endpoints (the controllers), which proxy
+to the target node. `direct=True` makes the node its own endpoint instead, so a worker can be asked
+about itself while no controller is configured yet (during a bootstrap).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,38 +42,40 @@ class Talosctl:
         self.talosconfig = talosconfig
         self.timeout = timeout
 
-    def argv(self, *args: str, node: str | None = None, insecure: bool = False) -> list[str]:
+    def argv(self, *args: str, node: str | None = None, insecure: bool = False, direct: bool = False) -> list[str]:
         command = ["talosctl"]
         if self.talosconfig is not None and not insecure:
             command += ["--talosconfig", str(self.talosconfig)]
         command += list(args)
         if node is not None:
             command += ["--nodes", node]
-            if insecure:
+            if insecure or direct:
                 command += ["--endpoints", node]
         if insecure:
             command.append("--insecure")
         return command
 
     def _run(self, *args: str, node: str | None = None, insecure: bool = False, readonly: bool = True,
-             timeout: float | None = None, check: bool = True) -> CommandResult:
-        return self.ex.run(self.argv(*args, node=node, insecure=insecure), readonly=readonly,
+             timeout: float | None = None, check: bool = True, direct: bool = False) -> CommandResult:
+        return self.ex.run(self.argv(*args, node=node, insecure=insecure, direct=direct), readonly=readonly,
                            timeout=timeout or self.timeout, check=check)
 
     # -- reads -------------------------------------------------------------------------------
 
-    def get(self, resource: str, node: str, *, insecure: bool = False, timeout: float | None = None) -> list[dict[str, Any]]:
-        result = self._run("get", resource, "--output", "json", node=node, insecure=insecure, timeout=timeout)
+    def get(self, resource: str, node: str, *, insecure: bool = False, timeout: float | None = None,
+            direct: bool = False) -> list[dict[str, Any]]:
+        result = self._run("get", resource, "--output", "json", node=node, insecure=insecure, timeout=timeout,
+                           direct=direct)
         return json_stream(result.stdout, tool="talosctl")
 
-    def probe_stage(self, node: str, *, timeout: float = 15) -> NodeStage:
+    def probe_stage(self, node: str, *, timeout: float = 15, direct: bool = False) -> NodeStage:
         """The machine stage, asking securely first and then in maintenance (insecure) mode."""
         errors = []
         for insecure in (False, True):
             if not insecure and self.talosconfig is None:
                 continue
             try:
-                statuses = self.get("machinestatus", node, insecure=insecure, timeout=timeout)
+                statuses = self.get("machinestatus", node, insecure=insecure, timeout=timeout, direct=direct)
             except CommandError as error:
                 errors.append(error.stderr_tail.splitlines()[-1] if error.stderr_tail else str(error))
                 continue
@@ -99,15 +106,22 @@ class Talosctl:
                 return metadata.get("version")
         return None
 
-    def etcd_members(self, node: str) -> list[dict[str, str]]:
-        return table(self._run("etcd", "members", node=node).stdout)
+    def etcd_members(self, node: str, *, direct: bool = False, timeout: float | None = None) -> list[dict[str, str]]:
+        return table(self._run("etcd", "members", node=node, direct=direct, timeout=timeout).stdout)
 
     def etcd_status(self, node: str) -> list[dict[str, str]]:
         return table(self._run("etcd", "status", node=node).stdout)
 
-    def health(self, node: str, *, wait_timeout: str = "5m", timeout: float = 400) -> CommandResult:
-        """`talosctl health` through one controller; check `.ok` (it is not raised)."""
-        return self._run("health", "--wait-timeout", wait_timeout, node=node, timeout=timeout, check=False)
+    def health(self, node: str, *, wait_timeout: str = "5m", timeout: float = 400,
+               control_planes: Sequence[str] = (), workers: Sequence[str] = ()) -> CommandResult:
+        """`talosctl health` through one controller; check `.ok` (it is not raised). With node lists,
+        talosctl checks exactly those nodes instead of the ones cluster discovery reports."""
+        args = ["health", "--wait-timeout", wait_timeout]
+        if control_planes:
+            args += ["--control-plane-nodes", ",".join(control_planes)]
+        if workers:
+            args += ["--worker-nodes", ",".join(workers)]
+        return self._run(*args, node=node, timeout=timeout, check=False)
 
     # -- changes -----------------------------------------------------------------------------
 
@@ -120,11 +134,12 @@ class Talosctl:
             args.append("--dry-run")
         return self._run(*args, node=node, insecure=insecure, readonly=dry_run)
 
-    def bootstrap(self, node: str) -> CommandResult:
-        return self._run("bootstrap", node=node, readonly=False, check=False)
+    def bootstrap(self, node: str, *, direct: bool = False) -> CommandResult:
+        """`talosctl bootstrap`; check `.ok`, and `already_bootstrapped(result)` when it is not."""
+        return self._run("bootstrap", node=node, readonly=False, check=False, direct=direct)
 
-    def kubeconfig(self, target: Path, node: str) -> CommandResult:
-        return self._run("kubeconfig", str(target), "--force", node=node, readonly=False)
+    def kubeconfig(self, target: Path, node: str, *, direct: bool = False) -> CommandResult:
+        return self._run("kubeconfig", str(target), "--force", node=node, readonly=False, direct=direct)
 
     def upgrade(self, node: str, image: str, *, timeout: str = "10m", preserve: bool = False) -> CommandResult:
         args = ["upgrade", "--image", image, "--timeout", timeout, "--wait"]
@@ -139,13 +154,31 @@ class Talosctl:
         return self._run(*args, node=node, readonly=dry_run, timeout=1800)
 
     def reset(self, node: str, *, wipe_labels: tuple[str, ...] = (), graceful: bool = False,
-              reboot: bool = True) -> CommandResult:
+              reboot: bool = True, direct: bool = False) -> CommandResult:
         args = ["reset", f"--graceful={str(graceful).lower()}", "--wait=false"]
         if reboot:
             args.append("--reboot")
         for label in wipe_labels:
             args += ["--system-labels-to-wipe", label]
-        return self._run(*args, node=node, readonly=False)
+        return self._run(*args, node=node, readonly=False, direct=direct)
+
+
+def already_bootstrapped(result: CommandResult) -> bool:
+    """Whether a failed `talosctl bootstrap` was refused because etcd already has data: Talos answers
+    gRPC AlreadyExists ("etcd data directory is not empty"), so the cluster is bootstrapped."""
+    return not result.ok and "code = AlreadyExists" in result.stderr
+
+
+def requires_client_certificate(error_text: str) -> bool:
+    """Whether a maintenance-mode (`--insecure`) call was refused because the node demands a client
+    certificate: the node is configured, whether or not this talosconfig may talk to it."""
+    return "tls: certificate required" in error_text
+
+
+def last_error_line(text: str) -> str:
+    """The last non-empty line of a tool's error output (the gRPC status, usually)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def _seconds(duration: str) -> float:

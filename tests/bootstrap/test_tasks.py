@@ -1,0 +1,293 @@
+"""`inv bootstrap.*` end to end: the real tasks against the fake talosctl/helmfile and a fake
+Kubernetes API server, on a project configured for the fake cluster's nodes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import INV, SCHEMA_DIR
+
+from .conftest import ADDRESSES, CONTROLLER, NODES, Bench, rename_fake_nodes
+
+RELEASES = ["kube-system/cilium", "kube-system/coredns", "kube-system/spegel", "cert-manager/cert-manager",
+            "flux-system/flux-operator", "flux-system/flux-instance"]
+
+
+def ok(bench: Bench, *args: str, **extra: str) -> str:
+    result = bench.inv(*args, **extra)
+    output = bench.output(result)
+    assert result.returncode == 0, output
+    return output
+
+
+def assert_no_secrets(bench: Bench, output: str) -> None:
+    for label, value in bench.secrets().items():
+        assert value not in output, f"the {label} was printed"
+
+
+def cluster_state(bench: Bench) -> dict:
+    """The simulated cluster, without the fake helmfile's record of what it rendered (a read)."""
+    state = bench.tools.cluster.read()
+    state["helmfile"].pop("templated", None)
+    return state
+
+
+def bootstrap_calls(bench: Bench) -> list:
+    return bench.tools.calls("talosctl", "bootstrap")
+
+
+# -- the happy path and immediate re-runs -------------------------------------------------------------------
+
+def test_full_bootstrap_then_reruns_are_fast_no_ops(bench: Bench):
+    output = ok(bench, "bootstrap.talos")
+    assert_no_secrets(bench, output)
+    state = bench.tools.cluster.wait_settled()
+    assert [(n["hostname"], n["stage"]) for n in state["nodes"]] == [(name, "running") for name, _, _ in NODES]
+    assert state["etcd"]["bootstrapped"] and state["etcd"]["bootstrapped_by"] == "k8s-0"
+    applies = bench.tools.calls("talosctl", "apply-config")
+    assert [call.argv[call.argv.index("--nodes") + 1] for call in applies] == list(ADDRESSES)
+    assert all("--insecure" in call.argv for call in applies)
+    assert [call.argv[call.argv.index("--nodes") + 1] for call in bootstrap_calls(bench)] == [CONTROLLER]
+    kubeconfig = bench.root / "kubeconfig"
+    assert bench.api.url in kubeconfig.read_text()
+    assert json.loads((bench.root / ".inv/bootstrap.json").read_text())["etcd_bootstrap"]["node"] == "k8s-0"
+
+    started = time.monotonic()
+    output = ok(bench, "bootstrap.talos")
+    rerun_seconds = time.monotonic() - started
+    assert "nothing to do" in output
+    for skipped in ("apply k8s-0: skipped", "apply k8s-2: skipped", "bootstrap etcd on k8s-0: skipped",
+                    "kubeconfig: skipped"):
+        assert skipped in output
+    assert len(bench.tools.calls("talosctl", "apply-config")) == 3
+    assert len(bootstrap_calls(bench)) == 1
+    assert len(bench.tools.calls("talosctl", "kubeconfig")) == 1
+    assert rerun_seconds < 15
+
+    output = ok(bench, "bootstrap.apps")
+    assert_no_secrets(bench, output)
+    assert bench.tools.cluster.synced_releases() == RELEASES
+    namespaces = {ns["metadata"]["name"] for ns in bench.api.objects("Namespace")}
+    assert {"cert-manager", "flux-system", "kube-system", "network", "default"} <= namespaces
+    secrets = {(s["metadata"]["namespace"], s["metadata"]["name"]): s for s in bench.api.objects("Secret")}
+    age_key = bench.secrets()["age key"]
+    assert base64.b64decode(secrets[("flux-system", "sops-age")]["data"]["age.agekey"]).decode() == age_key
+    assert ("flux-system", "github-deploy-key") in secrets and ("flux-system", "cluster-secrets") in secrets
+    crds = {crd["metadata"]["name"] for crd in bench.api.objects("CustomResourceDefinition")}
+    assert any(name.endswith("envoy-gateway.fake.helmfile.test") for name in crds)
+    assert all(node["kubernetes_ready"] for node in bench.tools.cluster.nodes())
+    assert "wait for Flux to be Ready: done" in output
+
+    writes = len(bench.api.writes())
+    started = time.monotonic()
+    output = ok(bench, "bootstrap.apps")
+    rerun_seconds = time.monotonic() - started
+    assert "nothing to do" in output and "helmfile sync bootstrap/helmfile.d/01-apps.yaml: skipped" in output
+    assert "secret bootstrap/sops-age.sops.yaml: skipped" in output
+    assert len(bench.tools.calls("helmfile", "sync")) == 1
+    assert len(bench.api.writes()) == writes
+    assert rerun_seconds < 15
+    assert len(bootstrap_calls(bench)) == 1
+
+
+def test_a_node_that_fails_to_apply_twice_is_retried(bench: Bench):
+    bench.tools.cluster.fail_apply("10.0.0.12", times=2)
+    output = ok(bench, "bootstrap.talos", "--parallel", "3")
+    assert "k8s-1 (10.0.0.12): apply-config failed" in output and "retry 2/5" in output
+    applies = bench.tools.calls("talosctl", "apply-config", "10.0.0.12")
+    assert [call.returncode for call in applies] == [1, 1, 0]
+    assert bench.tools.cluster.wait_settled()["etcd"]["bootstrapped"]
+    assert len(bootstrap_calls(bench)) == 1
+
+
+def test_a_run_stopped_while_nodes_install_continues_on_rerun(bench: Bench):
+    bench.tools.cluster.set_timing(install_seconds=2.5)
+    result = bench.inv("bootstrap.talos", "--timeout", "1")
+    assert result.returncode == 1
+    assert "did not leave maintenance mode within 1s" in result.stderr
+    assert "re-run `inv bootstrap.talos` to continue" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert bootstrap_calls(bench) == []
+
+    output = ok(bench, "bootstrap.talos")
+    assert "apply k8s-0: skipped" in output
+    assert len(bench.tools.calls("talosctl", "apply-config")) == 3  # nothing applied twice
+    assert len(bootstrap_calls(bench)) == 1
+
+
+def test_a_run_interrupted_by_ctrl_c_continues_on_rerun(bench: Bench):
+    """Ctrl-C while the nodes install (the controller stops answering), then a normal re-run."""
+    bench.tools.cluster.set_timing(install_seconds=2.0)
+    process = subprocess.Popen([INV, "bootstrap.talos"], cwd=bench.root, env={
+        **bench.env(), "PYTHONDONTWRITEBYTECODE": "1", "CLUSTER_TEMPLATE_SCHEMA_DIR": str(SCHEMA_DIR)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len([c for c in bench.tools.calls("talosctl", "apply-config") if c.returncode == 0]) < 3:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the applies never finished"
+            time.sleep(0.05)
+        bench.tools.cluster.set_hang(CONTROLLER, 60)
+        time.sleep(0.5)
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert bootstrap_calls(bench) == []
+
+    bench.tools.cluster.set_hang(CONTROLLER, 0)
+    output = ok(bench, "bootstrap.talos")
+    assert "apply k8s-1: skipped" in output
+    assert len(bench.tools.calls("talosctl", "apply-config")) == 3
+    assert len(bootstrap_calls(bench)) == 1
+
+
+def test_an_already_bootstrapped_cluster_is_left_alone(running_bench: Bench):
+    bench = running_bench
+    rename_fake_nodes(bench.tools)
+    ok(bench, "talos.generate-config")  # this checkout already has the cluster's secrets and configs
+    plan = bench.inv("--dry", "bootstrap.talos")
+    assert plan.returncode == 0, bench.output(plan)
+    commands = [line for line in plan.stderr.splitlines() if line.startswith("would run: ")]
+    assert len(commands) == 1 and " kubeconfig " in commands[0], plan.stderr
+    assert "wait for nodes to leave maintenance: skipped" in plan.stdout
+
+    output = ok(bench, "bootstrap.talos")
+    assert "bootstrap etcd on k8s-0: skipped (already bootstrapped; members: k8s-0)" in output
+    assert "kubeconfig: done" in output  # this checkout had none yet
+    assert bench.tools.calls("talosctl", "apply-config") == []
+    assert bootstrap_calls(bench) == []
+
+    output = ok(bench, "bootstrap.apps")
+    assert "helmfile sync bootstrap/helmfile.d/01-apps.yaml: skipped (Flux is Ready" in output
+    assert bench.tools.calls("helmfile", "sync") == []
+    assert "secret bootstrap/sops-age.sops.yaml: done" in output  # the secrets were missing
+
+
+def test_apps_waits_for_flux_and_reports_its_message(running_bench: Bench):
+    bench = running_bench
+    rename_fake_nodes(bench.tools)
+    ok(bench, "bootstrap.talos")
+    bench.tools.cluster.set_gitrepository("flux-system", ready=False,
+                                          message="failed to checkout and determine revision: unable to clone")
+    result = bench.inv("bootstrap.apps", "--timeout", "1")
+    assert result.returncode == 1
+    assert "GitRepository/flux-system/flux-system" in result.stderr
+    assert "unable to clone" in result.stderr and "re-run `inv bootstrap.apps`" in result.stderr
+    assert len(bench.tools.calls("helmfile", "sync")) == 1  # Flux was not Ready, so the releases were synced
+
+
+# -- dry runs -----------------------------------------------------------------------------------------------
+
+def test_dry_runs_print_the_commands_and_change_nothing(bench: Bench):
+    before_files = bench.project.snapshot()
+    before_state = cluster_state(bench)
+
+    talos = bench.inv("--dry", "bootstrap.talos")
+    assert talos.returncode == 0, bench.output(talos)
+    commands = [line for line in talos.stderr.splitlines() if line.startswith("would run: ")]
+    assert [line.split("--nodes ")[1].split()[0] for line in commands] == [*ADDRESSES, CONTROLLER, CONTROLLER]
+    assert all("apply-config" in line and "--insecure" in line for line in commands[:3])
+    assert " bootstrap --nodes 10.0.0.11" in commands[3] and " kubeconfig " in commands[4]
+    assert "would create: talos/talsecret.sops.yaml" in talos.stderr
+
+    apps = bench.inv("--dry", "bootstrap.apps")
+    assert apps.returncode == 0, bench.output(apps)
+    assert "would run: helmfile --file" in apps.stderr and "01-apps.yaml sync" in apps.stderr
+    assert "secret bootstrap/sops-age.sops.yaml: planned" in apps.stdout
+
+    for result in (talos, apps):
+        assert_no_secrets(bench, bench.output(result))
+    assert bench.project.snapshot() == before_files
+    assert cluster_state(bench) == before_state
+    changing = [call for call in bench.tools.calls() if call.has("apply-config") or call.has("bootstrap")
+                or call.has("kubeconfig") or call.has("sync")]
+    assert changing == []
+    assert bench.api.writes() == []
+
+
+def test_dry_apps_on_a_live_cluster_lists_the_changes_without_making_them(bench: Bench):
+    ok(bench, "bootstrap.talos")
+    before_files = bench.project.snapshot()
+    result = bench.inv("--dry", "bootstrap.apps")
+    output = bench.output(result)
+    assert result.returncode == 0, output
+    assert "would create: Secret/flux-system/sops-age" in result.stderr
+    assert "would create: Namespace/flux-system" in result.stderr
+    assert "would create: CustomResourceDefinition/" in result.stderr
+    assert "would run: helmfile" in result.stderr
+    assert_no_secrets(bench, output)
+    assert bench.api.writes() == []
+    assert bench.tools.calls("helmfile", "sync") == []
+    assert bench.project.snapshot() == before_files
+
+
+# -- preconditions, preflight and verify ------------------------------------------------------------------------
+
+def test_a_missing_tool_names_mise_install(bench: Bench):
+    path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])
+    if shutil.which("talosctl", path=path) or shutil.which("helmfile", path=path):
+        pytest.skip("a real talosctl/helmfile is installed on this machine")
+    for task in ("bootstrap.talos", "bootstrap.apps"):
+        if task == "bootstrap.apps":
+            (bench.root / "kubeconfig").write_text("apiVersion: v1\nkind: Config\n")
+        result = bench.inv(task, PATH=path)
+        assert result.returncode == 1
+        assert "was not found on PATH" in result.stderr and "`mise install`" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    assert bench.tools.calls() == []
+
+
+def test_missing_inputs_say_which_task_to_run_first(bench: Bench):
+    result = bench.inv("bootstrap.apps")
+    assert result.returncode == 1 and "kubeconfig not found; run `inv bootstrap.talos` first" in result.stderr
+    (bench.root / "talos/talconfig.yaml").unlink()
+    result = bench.inv("bootstrap.talos")
+    assert result.returncode == 1 and "talos/talconfig.yaml not found; run `inv configure` first" in result.stderr
+    (bench.root / "nodes.yaml").write_text("nodes: []\n")
+    result = bench.inv("bootstrap.talos")
+    assert result.returncode == 1 and "nodes.yaml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_preflight_task_reports_every_problem(bench: Bench):
+    with bench.tools.cluster.edit() as state:
+        state["nodes"][2]["disks"] = [{"id": "nvme0n1", "dev_path": "/dev/nvme0n1", "size": 500107862016,
+                                       "serial": "S3F1NX0K900"}]
+    bench.tools.cluster.set_unreachable("10.0.0.12")
+    result = bench.inv("bootstrap.preflight")
+    assert result.returncode == 1
+    assert "k8s-1 (10.0.0.12): not reachable on the Talos API" in result.stderr
+    assert "k8s-2 (10.0.0.13): install disk /dev/sda not found; disks: /dev/nvme0n1 (serial S3F1NX0K900" \
+        in result.stderr
+    bench.tools.cluster.set_unreachable("10.0.0.12", False)
+    with bench.tools.cluster.edit() as state:
+        state["nodes"][2]["disks"] = []
+        del state["nodes"][2]["disks"]
+    output = ok(bench, "bootstrap.preflight")
+    assert "preflight passed: 3 in maintenance mode, 0 already configured, 0 unreachable" in output
+
+
+def test_verify_task(bench: Bench):
+    result = bench.inv("bootstrap.verify")
+    assert result.returncode == 1
+    assert "talosconfig not found" in result.stderr
+    ok(bench, "bootstrap.talos")
+    output = ok(bench, "bootstrap.verify", "--timeout", "10")
+    assert "all 3 nodes are configured and ready" in output
+    bench.tools.cluster.set_health_fail("10.0.0.13")
+    result = bench.inv("bootstrap.verify")
+    assert result.returncode == 1 and "k8s-2 (10.0.0.13): stage running, services not ready" in result.stderr

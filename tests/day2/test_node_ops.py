@@ -1,0 +1,169 @@
+"""upgrade-node, apply-node, upgrade-k8s and reset against the simulated cluster."""
+
+from __future__ import annotations
+
+from .conftest import CLUSTER_NAME, RUNNING, TARGET, make_day2
+
+
+def calls(day2, *tokens: str) -> list:
+    return day2.cluster.calls("talosctl", *tokens)
+
+
+# -- upgrade-node -----------------------------------------------------------------------------------
+
+
+def test_upgrade_node_at_target_is_a_noop_that_says_so(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=1, workers=1, kube=fake_kube, talos_version=RUNNING)
+
+    result = day2.inv("talos.upgrade-node", "--ip", day2.node_ip("k8s-worker-0"))
+
+    assert result.returncode == 0, result.stderr
+    assert f"k8s-worker-0 already runs {RUNNING}" in result.stdout and "nothing to do" in result.stdout
+    assert calls(day2, "upgrade") == []
+    assert day2.api.writes() == [], "not even cordoned"
+
+
+def test_upgrade_node_refuses_an_address_not_in_nodes_yaml(tmp_path):
+    day2 = make_day2(tmp_path, controllers=1, workers=2)
+
+    result = day2.inv("talos.upgrade-node", "--ip", "10.0.0.99")
+
+    assert result.returncode == 1
+    assert "no node with address 10.0.0.99 in nodes.yaml" in result.stderr
+    for node in day2.cluster.nodes():
+        assert node["hostname"] in result.stderr and node["ip"] in result.stderr
+    assert calls(day2) == [], "nothing was asked of any node"
+
+
+def test_upgrade_node_upgrades_a_controller_with_its_gates(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=3, workers=0, kube=fake_kube)
+    address = day2.node_ip("k8s-1")
+
+    result = day2.inv("talos.upgrade-node", "--node", "k8s-1")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert day2.cluster.node(address)["talos_version"] == TARGET
+    assert [node.get("upgrade_count", 0) for node in day2.cluster.nodes()] == [0, 1, 0]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("[k8s-1]")]
+    steps = [line.split("] ", 1)[1].split(" (")[0] for line in lines]
+    assert steps[:2] == ["gate: cluster healthy", "gate: etcd healthy"]
+    assert steps.index("gate: Kubernetes node Ready") > steps.index(f"gate: reports {TARGET}")
+    assert steps[-1] == f"done: {TARGET}"
+    health = calls(day2, "health")[0]
+    assert health.argv[health.argv.index("--nodes") + 1] != address, "health asked through another controller"
+
+
+def test_upgrade_node_dry_run_says_it_would_and_changes_nothing(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=1, workers=1, kube=fake_kube)
+
+    result = day2.inv("--dry", "talos.upgrade-node", "--ip", day2.node_ip("k8s-worker-0"))
+
+    assert result.returncode == 2
+    assert f"would upgrade k8s-worker-0 (10.0.0.12, worker): {RUNNING} -> {TARGET}" in result.stdout
+    assert calls(day2, "upgrade") == []
+
+
+# -- apply-node -------------------------------------------------------------------------------------
+
+
+def test_apply_node_dry_shows_the_diff_and_changes_nothing(tmp_path):
+    day2 = make_day2(tmp_path, controllers=1, workers=1)
+    address = day2.node_ip("k8s-worker-0")
+    config = day2.root / f"talos/clusterconfig/{CLUSTER_NAME}-k8s-worker-0.yaml"
+    config.write_text(config.read_text().replace("disk: /dev/sda", "disk: /dev/nvme0n1"))
+    before = day2.cluster.node(address)
+
+    result = day2.inv("--dry", "talos.apply-node", "--ip", address)
+
+    assert result.returncode == 0, result.stderr
+    assert "Dry run summary" in result.stdout
+    assert "-        disk: /dev/sda" in result.stdout and "+        disk: /dev/nvme0n1" in result.stdout
+    after = day2.cluster.node(address)
+    assert after["config_hash"] == before["config_hash"]
+    assert after.get("apply_count", 0) == before.get("apply_count", 0)
+    assert calls(day2, "apply-config")[0].has("--dry-run")
+
+
+def test_apply_node_applies_with_the_mode_and_validates_it(tmp_path):
+    day2 = make_day2(tmp_path, controllers=1, workers=1)
+    config = day2.root / f"talos/clusterconfig/{CLUSTER_NAME}-k8s-worker-0.yaml"
+
+    refused = day2.inv("talos.apply-node", "--node", "k8s-worker-0", "--mode", "sometimes")
+    assert refused.returncode == 1
+    assert "auto, no-reboot, reboot, staged, try" in refused.stderr
+    assert calls(day2, "apply-config") == []
+
+    result = day2.inv("talos.apply-node", "--node", "k8s-worker-0", "--mode", "no-reboot")
+    assert result.returncode == 0, result.stderr
+    assert "Applied configuration without a reboot" in result.stdout
+    assert day2.cluster.node("k8s-worker-0")["config"] == config.read_text()
+    assert calls(day2, "apply-config")[0].has("--mode", "no-reboot")
+
+
+# -- upgrade-k8s ------------------------------------------------------------------------------------
+
+
+def test_upgrade_k8s_dry_uses_talosctl_dry_run(tmp_path):
+    day2 = make_day2(tmp_path, controllers=1, workers=1)
+
+    result = day2.inv("--dry", "talos.upgrade-k8s")
+
+    assert result.returncode == 0, result.stderr
+    assert "skipped in dry-run" in result.stdout
+    assert day2.cluster.read()["cluster"]["kubernetes_version"] == "v1.35.0"
+    assert calls(day2, "upgrade-k8s")[0].has("--dry-run", "--to", "1.35.4")
+
+
+def test_upgrade_k8s_checks_health_first(tmp_path):
+    day2 = make_day2(tmp_path, controllers=1, workers=1)
+    day2.cluster.set_health_fail(day2.node_ip("k8s-worker-0"))
+
+    refused = day2.inv("talos.upgrade-k8s", "--gate-timeout", "2")
+    assert refused.returncode == 1
+    assert "gate 'cluster healthy'" in refused.stderr
+    assert calls(day2, "upgrade-k8s") == []
+
+    day2.cluster.set_health_fail(day2.node_ip("k8s-worker-0"), False)
+    result = day2.inv("talos.upgrade-k8s")
+    assert result.returncode == 0, result.stderr
+    assert day2.cluster.read()["cluster"]["kubernetes_version"] == "v1.35.4"
+    upgrade = calls(day2, "upgrade-k8s")[0]
+    assert upgrade.argv[upgrade.argv.index("--nodes") + 1] == day2.node_ip("k8s-0"), "through the first controller"
+
+
+# -- reset ------------------------------------------------------------------------------------------
+
+
+def test_reset_is_refused_without_yes_and_without_a_terminal(tmp_path):
+    day2 = make_day2(tmp_path, controllers=1, workers=1)
+
+    result = day2.inv("talos.reset", input="")
+
+    assert result.returncode == 3
+    assert "--yes" in result.stderr
+    assert calls(day2, "reset") == []
+
+
+def test_reset_wipes_state_and_ephemeral_unless_forced(tmp_path):
+    day2 = make_day2(tmp_path, controllers=1, workers=2)
+
+    partial = day2.inv("talos.reset", "--yes")
+
+    assert partial.returncode == 0, partial.stderr
+    resets = calls(day2, "reset")
+    addresses = [call.argv[call.argv.index("--nodes") + 1] for call in resets]
+    assert addresses == [day2.node_ip("k8s-worker-0"), day2.node_ip("k8s-worker-1"), day2.node_ip("k8s-0")], \
+        "workers first, controllers last"
+    for call in resets:
+        assert call.has("--graceful=false", "--wait=false", "--reboot")
+        wiped = [call.argv[i + 1] for i, token in enumerate(call.argv) if token == "--system-labels-to-wipe"]
+        assert wiped == ["STATE", "EPHEMERAL"]
+        assert call.argv[call.argv.index("--endpoints") + 1] == call.argv[call.argv.index("--nodes") + 1]
+    assert all(node["last_reset"]["labels"] == ["STATE", "EPHEMERAL"] for node in day2.cluster.nodes())
+
+    forced = make_day2(tmp_path / "forced", controllers=1, workers=0)
+    result = forced.inv("talos.reset", "--ip", forced.node_ip("k8s-0"), "--force", "--yes")
+    assert result.returncode == 0, result.stderr
+    (call,) = calls(forced, "reset")
+    assert "--system-labels-to-wipe" not in call.argv and call.has("--graceful=false", "--reboot")
+    assert forced.cluster.node("k8s-0")["last_reset"]["labels"] == []

@@ -1,0 +1,253 @@
+"""`inv talos.upgrade` against the simulated cluster and the fake Kubernetes API.
+
+Overlap and timing are derived from the fakes' call log: every `talosctl upgrade --wait` runs from
+the moment the node is told to upgrade until it is back, so its start/exit timestamps are the
+node's upgrade window.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import INV, SCHEMA_DIR
+from tests.fakes.cluster import installer_image
+
+from .conftest import TARGET, Day2, make_day2
+
+JOURNAL = Path(".inv/journal/talos-upgrade.json")
+
+
+@dataclass(frozen=True)
+class Window:
+    address: str
+    start: float
+    end: float
+
+
+def upgrade_windows(day2: Day2) -> list[Window]:
+    """Start and end of every finished `talosctl upgrade` call, from the raw call log."""
+    starts: dict[str, dict] = {}
+    ends: dict[str, float] = {}
+    for line in day2.tools.log_path.read_text().splitlines():
+        record = json.loads(line)
+        if record["event"] == "start" and record["tool"] == "talosctl" and "upgrade" in record["argv"]:
+            starts[record["id"]] = record
+        elif record["event"] == "exit" and record["id"] in starts:
+            ends[record["id"]] = record["ts"]
+    windows = []
+    for call_id, record in starts.items():
+        if call_id in ends:
+            argv = record["argv"]
+            windows.append(Window(argv[argv.index("--nodes") + 1], record["ts"], ends[call_id]))
+    return sorted(windows, key=lambda window: window.start)
+
+
+def max_overlap(windows: list[Window]) -> int:
+    events = sorted([(w.start, 1) for w in windows] + [(w.end, -1) for w in windows], key=lambda e: (e[0], e[1]))
+    current = peak = 0
+    for _, change in events:
+        current += change
+        peak = max(peak, current)
+    return peak
+
+
+def union_length(windows: list[Window]) -> float:
+    total, end = 0.0, float("-inf")
+    for window in sorted(windows, key=lambda w: w.start):
+        if window.start > end:
+            total += window.end - window.start
+            end = window.end
+        elif window.end > end:
+            total += window.end - end
+            end = window.end
+    return total
+
+
+def upgrade_counts(day2: Day2) -> dict[str, int]:
+    return {node["hostname"]: node.get("upgrade_count", 0) for node in day2.cluster.nodes()}
+
+
+def upgrade_calls(day2: Day2) -> list[str]:
+    """Addresses of every `talosctl upgrade` call, in order."""
+    return [call.argv[call.argv.index("--nodes") + 1] for call in day2.cluster.calls("talosctl", "upgrade")]
+
+
+def test_rolling_upgrade_3_controllers_6_workers_max_parallel_3(tmp_path, fake_kube):
+    duration = 1.5
+    day2 = make_day2(tmp_path, controllers=3, workers=6, kube=fake_kube)
+    for address in day2.cluster.ips():
+        day2.cluster.set_upgrade_seconds(address, duration)
+
+    result = day2.inv("talos.upgrade", "--max-parallel", "3")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(upgrade_counts(day2).values()) == {1}, "every outdated node is upgraded exactly once"
+    assert sorted(upgrade_calls(day2)) == sorted(day2.cluster.ips())
+    assert {node["talos_version"] for node in day2.cluster.nodes()} == {TARGET}
+    assert not any(node["cordoned"] for node in day2.cluster.nodes()), "every node is uncordoned again"
+
+    windows = upgrade_windows(day2)
+    controllers = set(day2.cluster.ips("controlplane"))
+    controller_windows = [w for w in windows if w.address in controllers]
+    worker_windows = [w for w in windows if w.address not in controllers]
+    assert max_overlap(controller_windows) == 1, "controllers are upgraded strictly one at a time"
+    assert max_overlap(worker_windows) == 3, "up to --max-parallel workers are in flight"
+    assert max(w.end for w in controller_windows) <= min(w.start for w in worker_windows), \
+        "no worker upgrades while a controller does"
+    # Time spent upgrading: 3 controller durations + 2 batches of workers, not 9 durations. Gates
+    # between nodes add seconds that are not upgrade time, so the bound is on the union of the
+    # upgrade windows (and on the span of the worker phase, which has no controller in it).
+    assert 4.5 <= union_length(windows) / duration <= 6.5
+    worker_span = max(w.end for w in worker_windows) - min(w.start for w in worker_windows)
+    assert worker_span / duration < 4.5, "6 workers, 3 at a time, take about 2 durations (sequential: 6)"
+
+    journal = json.loads((day2.root / JOURNAL).read_text())
+    assert {entry["state"] for entry in journal["nodes"].values()} == {"done"}
+    for name in ("k8s-0", "k8s-worker-5"):
+        assert f"[{name}] done: {TARGET}" in result.stdout
+
+    again = day2.inv("talos.upgrade", "--max-parallel", "3")
+    assert again.returncode == 0, again.stderr
+    assert "nothing to do" in again.stdout
+    assert set(upgrade_counts(day2).values()) == {1}
+
+
+def test_failed_gate_stops_the_run_and_a_rerun_finishes_the_rest(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=3, workers=3, kube=fake_kube)
+    for address in day2.cluster.ips():
+        day2.cluster.set_upgrade_seconds(address, 0.4)
+    sick = day2.node_ip("k8s-worker-2")
+
+    # The fault appears while the first controller is rebooting, so the gate before the second
+    # controller (`talosctl health`) is the first to see it.
+    def inject() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if day2.cluster.node("k8s-0").get("upgrade_count"):
+                day2.cluster.set_health_fail(sick)
+                return
+            time.sleep(0.02)
+
+    injector = threading.Thread(target=inject)
+    injector.start()
+    first = day2.inv("talos.upgrade", "--max-parallel", "2", "--gate-timeout", "5")
+    injector.join()
+
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert "gate 'cluster healthy'" in first.stderr
+    assert "kubelet to be healthy" in first.stderr and sick in first.stderr
+    assert "`inv talos.upgrade --max-parallel 2 --gate-timeout 5` again" in first.stderr
+    after_first = upgrade_counts(day2)
+    assert after_first["k8s-0"] == 1
+    assert after_first["k8s-worker-0"] == 0 and after_first["k8s-worker-2"] == 0
+    not_upgraded = sorted(name for name, count in after_first.items() if count == 0)
+    assert f"not upgraded yet: {', '.join(not_upgraded)}" in first.stderr
+    calls_before = len(upgrade_calls(day2))
+
+    day2.cluster.set_health_fail(sick, False)
+    second = day2.inv("talos.upgrade", "--max-parallel", "2", "--gate-timeout", "5")
+
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert set(upgrade_counts(day2).values()) == {1}, "no node upgraded twice"
+    again = upgrade_calls(day2)[calls_before:]
+    assert sorted(again) == sorted(day2.node_ip(name) for name in not_upgraded), "only the remaining nodes"
+    assert "continuing the run recorded in .inv/journal/talos-upgrade.json" in second.stdout
+    assert "already at the target: k8s-0" in second.stdout
+
+
+def test_killed_run_resumes_without_upgrading_a_node_twice(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=3, workers=4, kube=fake_kube)
+    for address in day2.cluster.ips():
+        day2.cluster.set_upgrade_seconds(address, 1.0)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "CLUSTER_TEMPLATE_SCHEMA_DIR": str(SCHEMA_DIR),
+           **day2.tools.overrides}
+    process = subprocess.Popen([INV, "talos.upgrade", "--max-parallel", "2"], cwd=day2.root, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    workers = [node["ip"] for node in day2.cluster.nodes("worker")]
+    deadline = time.monotonic() + 90
+    try:
+        # Kill the whole run (inv and its talosctl children) while the first workers reboot.
+        while time.monotonic() < deadline and process.poll() is None:
+            if any(day2.cluster.node(address).get("upgrade_count") for address in workers):
+                time.sleep(0.2)
+                os.killpg(process.pid, signal.SIGKILL)
+                break
+            time.sleep(0.02)
+    finally:
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, "the run was killed mid-way"
+    at_kill = upgrade_counts(day2)
+    assert 0 < sum(at_kill.values()) < len(at_kill)
+    journal = json.loads((day2.root / JOURNAL).read_text())
+    left_in_progress = sorted(name for name, entry in journal["nodes"].items() if entry["state"] == "in-progress")
+    assert left_in_progress, "a node was in flight when the run died"
+    calls_before = len(upgrade_calls(day2))
+
+    second = day2.inv("talos.upgrade", "--max-parallel", "2")
+
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert set(upgrade_counts(day2).values()) == {1}, "no node upgraded twice"
+    again = sorted(upgrade_calls(day2)[calls_before:])
+    assert again == sorted(day2.node_ip(name) for name, count in at_kill.items() if count == 0)
+    for name in left_in_progress:
+        if at_kill[name]:
+            assert f"[{name}] left in progress by an earlier run" in second.stdout
+    assert {node["talos_version"] for node in day2.cluster.nodes()} == {TARGET}
+    assert not any(node["cordoned"] for node in day2.cluster.nodes())
+
+
+def test_precheck_reports_every_problem_before_touching_any_node(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=1, workers=3, kube=fake_kube)
+    day2.cluster.set_unreachable(day2.node_ip("k8s-worker-0"))
+    with day2.cluster.edit() as state:
+        next(n for n in state["nodes"] if n["hostname"] == "k8s-worker-1")["cordoned"] = True
+
+    result = day2.inv("talos.upgrade")
+
+    assert result.returncode == 1
+    assert "2 problem(s) found; nothing was changed" in result.stderr
+    assert "k8s-worker-0 (10.0.0.12, worker): does not answer on the Talos API" in result.stderr
+    assert "k8s-worker-1 (10.0.0.13, worker): cordoned outside an upgrade" in result.stderr
+    assert upgrade_calls(day2) == []
+    assert day2.api.writes() == [], "nothing was cordoned or evicted"
+    assert not (day2.root / JOURNAL).exists()
+
+
+def test_dry_run_lists_the_nodes_and_exits_2(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=1, workers=2, kube=fake_kube)
+    day2.cluster.set_upgrade_seconds(day2.node_ip("k8s-worker-1"), 0.1)
+    subprocess.run(["talosctl", "--talosconfig", str(day2.root / "talos/clusterconfig/talosconfig"), "upgrade",
+                    "--nodes", day2.node_ip("k8s-worker-1"), "--wait", "--image",
+                    installer_image(TARGET)], env=day2.tools.env, check=True, capture_output=True)
+    calls_before = len(upgrade_calls(day2))
+
+    result = day2.inv("--dry", "talos.upgrade")
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "would upgrade 2 node(s): k8s-0, k8s-worker-0" in result.stdout
+    assert f"ok       k8s-worker-1 (10.0.0.13, worker): at {TARGET}" in result.stdout
+    assert len(upgrade_calls(day2)) == calls_before
+    assert not (day2.root / JOURNAL).exists()
+
+
+def test_drain_timeout_stops_and_uncordons(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=1, workers=1, kube=fake_kube)
+    day2.api.add_pod("k8s-0", "web-0", "default")
+    day2.api.refuse_evictions("default/web-0", times=1000)
+
+    result = day2.inv("talos.upgrade", "--drain-timeout", "1")
+
+    assert result.returncode == 1
+    assert "drain failed" in result.stderr and "default/web-0" in result.stderr
+    assert "--drain-timeout 1" in result.stderr
+    assert upgrade_calls(day2) == []
+    assert not day2.cluster.node("k8s-0")["cordoned"], "a node that was not upgraded is schedulable again"
+    journal = json.loads((day2.root / JOURNAL).read_text())
+    assert journal["nodes"]["k8s-0"]["state"] == "pending"
