@@ -215,7 +215,54 @@ def bench_scale(repeat: int) -> dict:
     return {"results": rows, "seconds_per_added_node": per_node_time, "mib_per_added_node": per_node_mem}
 
 
-BENCHMARKS = {"configure": bench_configure, "startup": bench_startup, "scale": bench_scale}
+def bench_upgrade(repeat: int, upgrade_seconds: float = 2.0) -> dict:
+    """`inv talos.upgrade` on a simulated 3-controller + 6-worker cluster (the fake talosctl and
+    Kubernetes API of tests/fakes), every node taking `upgrade_seconds` to upgrade: serial workers
+    against --max-parallel 3. The ideal is 9 durations serially and 3 + 2 with three workers at once."""
+    sys.path.insert(0, str(REPO))
+    from tests.day2.conftest import make_day2
+    from tests.fakes import fakestate
+    from tests.fakes.kube_api import start_kube_api
+
+    def run(parallel: int, scratch: Path) -> float:
+        servers = []
+
+        def kube(tools):
+            api = start_kube_api(tools.state_path)
+            servers.append(api)
+            tools.overrides[fakestate.KUBE_API_ENV] = api.url
+            tools.env[fakestate.KUBE_API_ENV] = api.url
+            api.kubeconfig = tools.use_kubeconfig(server=api.url)
+            return api
+
+        day2 = make_day2(scratch, controllers=3, workers=6, kube=kube)
+        try:
+            for node in day2.cluster.nodes():
+                day2.cluster.set_upgrade_seconds(node["ip"], upgrade_seconds)
+            started = time.perf_counter()
+            result = day2.inv("talos.upgrade", "--max-parallel", str(parallel), timeout=600)
+            elapsed = time.perf_counter() - started
+            if result.returncode != 0:
+                raise SystemExit(f"talos.upgrade failed:\n{result.stdout}\n{result.stderr}")
+            return elapsed
+        finally:
+            for api in servers:
+                api.stop()
+
+    times: dict[int, list[float]] = {1: [], 3: []}
+    with tempfile.TemporaryDirectory() as scratch:
+        for index in range(repeat):
+            for parallel in (1, 3):
+                times[parallel].append(run(parallel, Path(scratch) / f"p{parallel}-{index}"))
+    serial, parallel = statistics.median(times[1]), statistics.median(times[3])
+    return {"upgrade_seconds_per_node": upgrade_seconds,
+            "results": {"--max-parallel 1": {"median_s": serial, "in_durations": serial / upgrade_seconds},
+                        "--max-parallel 3": {"median_s": parallel, "in_durations": parallel / upgrade_seconds}},
+            "ratio_parallel_to_serial": parallel / serial}
+
+
+BENCHMARKS = {"configure": bench_configure, "startup": bench_startup, "scale": bench_scale,
+              "upgrade": bench_upgrade}
 
 
 def main() -> None:

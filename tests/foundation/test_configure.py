@@ -110,6 +110,7 @@ def test_dry_run_lists_changes_and_writes_nothing(small):
         (lambda t: t + "cluster_pod_cidr: 192.168.0.0/16\n", "overlaps node_cidr"),
         (lambda t: t.replace('cluster_gateway_addr: "192.168.1.21"', 'cluster_gateway_addr: "192.168.1.20"'),
          "already used by cluster_api_addr"),
+        (lambda t: t + "keycloak_enabled: true\nkeycloak_db_mode: cnpg\n", "requires cnpg_enabled: true"),
     ],
 )
 def test_bad_config_is_refused_and_touches_nothing(small, edit, expected):
