@@ -56,17 +56,25 @@ def prepare(root: Path, nodes: int = 2, *, all_components: bool = True) -> Path:
     return root
 
 
+GNU_TIME = Path("/usr/bin/time")
+
+
 def timed(command: list[str], cwd: Path, before=None) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one run of `command`."""
+    """Wall seconds and peak RSS (KiB) of one run of `command`.
+
+    The peak comes from GNU time when it is installed: the child of a Python process is forked from
+    it, and Linux reports the pre-exec image in that child's peak RSS, so measuring from here would
+    charge every command with this process's own memory."""
     if before:
         before()
+    measured = [str(GNU_TIME), "--format", "%M", *command] if GNU_TIME.exists() else command
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    process = subprocess.run(measured, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(command)} in {cwd}\n{process.stderr.read().decode()}")
-    return elapsed, usage.ru_maxrss
+    if process.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(command)} in {cwd}\n{process.stderr}")
+    peak = int(process.stderr.strip().splitlines()[-1]) if GNU_TIME.exists() else 0
+    return elapsed, peak
 
 
 def compare(candidates: dict[str, tuple[list[str], Path, object]], repeat: int) -> dict[str, dict[str, float]]:
