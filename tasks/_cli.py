@@ -97,3 +97,32 @@ def user_errors(function: Callable[..., Any]) -> Callable[..., Any]:
             raise Exit("interrupted", code=130) from None
 
     return wrapper
+
+
+def positive_number(option: str, value: Any) -> float:
+    """The value of `--option` as a number greater than 0, or a clear error."""
+    from cluster_template.errors import ClusterTemplateError
+
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ClusterTemplateError(f"--{option} must be a number, got {value!r}") from None
+    if number <= 0:
+        raise ClusterTemplateError(f"--{option} must be greater than 0, got {value!r}")
+    return number
+
+
+def whole_number(option: str, value: Any, *, minimum: int = 1) -> int:
+    """The value of `--option` as a whole number of at least `minimum`, or a clear error.
+
+    Number options are declared with string defaults: invoke casts an int-default option itself and
+    a bad value then ends in a traceback instead of this message."""
+    from cluster_template.errors import ClusterTemplateError
+
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ClusterTemplateError(f"--{option} must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ClusterTemplateError(f"--{option} must be at least {minimum}, got {number}")
+    return number

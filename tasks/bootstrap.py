@@ -13,7 +13,7 @@ from pathlib import Path
 
 from invoke import task
 
-from ._cli import ROOT, executor, project_lock, say, user_errors
+from ._cli import ROOT, executor, project_lock, say, user_errors, whole_number
 
 # Multiplies every pause between retries and polls (not the deadlines); CI and tests set it below 1.
 TIME_SCALE_ENV = "CLUSTER_TEMPLATE_BOOTSTRAP_TIME_SCALE"
@@ -101,7 +101,7 @@ def _summary(steps, dry: bool) -> str:
 @task(help={"parallel": "Apply machine configs to up to N nodes at once (default 1: one after another).",
             "timeout": "Give up waiting (nodes installing, etcd bootstrap) after this many seconds."})
 @user_errors
-def talos(c, parallel=1, timeout=None):
+def talos(c, parallel="1", timeout=None):
     """Install Talos on every node of nodes.yaml, bootstrap etcd once, and fetch ./kubeconfig.
 
     Steps: generate the machine configs, preflight (each node reachable in maintenance mode with its
@@ -112,10 +112,11 @@ def talos(c, parallel=1, timeout=None):
     from cluster_template.schemas import talos_schema
     from cluster_template.tools.sops import sops_command
 
+    parallel_nodes = whole_number("parallel", parallel)
     ex = executor(c)
     _talos_preconditions(ex, "talosctl", sops_command())
     with project_lock(ex.dry):
-        result = bootstrap_talos(ROOT, ex, schema=talos_schema(), parallel=int(parallel),
+        result = bootstrap_talos(ROOT, ex, schema=talos_schema(), parallel=parallel_nodes,
                                  timing=_timing(timeout), progress=_progress())
     say(_summary(result.steps, ex.dry))
     if not ex.dry:

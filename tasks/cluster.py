@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from invoke import task
 
-from ._cli import ROOT, executor, project_lock, say, user_errors
+from ._cli import ROOT, executor, positive_number, project_lock, say, user_errors
 
 
 @task(help={"timeout": "Seconds to wait for the root Kustomization and cluster-apps to be Ready (default 300)."})
 @user_errors
-def reconcile(c, timeout=300):
+def reconcile(c, timeout="300"):
     """Make Flux fetch the Git source and apply it now (`flux reconcile kustomization flux-system
     --with-source`), then wait for the root Kustomization and cluster-apps and report whether they
     are Ready, with Flux's message when they are not."""
@@ -20,7 +20,7 @@ def reconcile(c, timeout=300):
     from cluster_template.ops.reconcile import reconcile as run_reconcile
     from cluster_template.tools.flux import Flux
 
-    seconds = _positive_seconds(timeout)
+    seconds = positive_number("timeout", timeout)
     ex = executor(c)
     flux = Flux(ex, kubeconfig_path(ROOT), timeout=seconds)
     with project_lock(ex.dry):
@@ -71,15 +71,3 @@ def status(c, json=False):
             + "\n".join(f"  ✗ {problem}" for problem in report.problems))
     if not report.ok:
         raise Exit(code=1)
-
-
-def _positive_seconds(value) -> float:
-    from cluster_template.errors import ClusterTemplateError
-
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise ClusterTemplateError(f"--timeout must be a number of seconds, got {value!r}") from None
-    if seconds <= 0:
-        raise ClusterTemplateError(f"--timeout must be greater than 0, got {value!r}")
-    return seconds

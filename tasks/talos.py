@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import task
 
-from ._cli import ROOT, executor, project_lock, say, user_errors
+from ._cli import ROOT, executor, positive_number, project_lock, say, user_errors, whole_number
 
 
 @task(help={"rotate_talosconfig": "Issue a new admin client certificate even if talosconfig exists."})
@@ -50,18 +50,6 @@ def _node_printer():
     return show
 
 
-def _positive(name: str, value) -> float:
-    from cluster_template.errors import ClusterTemplateError
-
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ClusterTemplateError(f"--{name} must be a number, got {value!r}") from None
-    if number <= 0:
-        raise ClusterTemplateError(f"--{name} must be greater than 0, got {value!r}")
-    return number
-
-
 @task(help={**NODE_HELP, "mode": "How to apply: auto (default), no-reboot, reboot, staged or try."})
 @user_errors
 def apply_node(c, ip=None, node=None, mode="auto"):
@@ -86,7 +74,7 @@ def apply_node(c, ip=None, node=None, mode="auto"):
 
 @task(help={**NODE_HELP, "drain_timeout": DRAIN_HELP, "gate_timeout": GATE_HELP})
 @user_errors
-def upgrade_node(c, ip=None, node=None, drain_timeout=300, gate_timeout=300):
+def upgrade_node(c, ip=None, node=None, drain_timeout="300", gate_timeout="300"):
     """Upgrade Talos on one node to the pinned version and its Image Factory schematic.
 
     Nothing happens when the node already runs that version and schematic. Otherwise: gate (the
@@ -99,8 +87,8 @@ def upgrade_node(c, ip=None, node=None, drain_timeout=300, gate_timeout=300):
     from cluster_template.ops.nodes import kubeconfig_path, load_inventory, talos_client
     from cluster_template.ops.upgrade import Upgrader, UpgradeOptions
 
-    options = UpgradeOptions(drain_timeout=_positive("drain-timeout", drain_timeout),
-                             gate_timeout=_positive("gate-timeout", gate_timeout),
+    options = UpgradeOptions(drain_timeout=positive_number("drain-timeout", drain_timeout),
+                             gate_timeout=positive_number("gate-timeout", gate_timeout),
                              resume_command=f"inv talos.upgrade-node --{'ip ' + ip if ip else 'node ' + str(node)}")
     ex = executor(c)
     inventory = load_inventory(ROOT)
@@ -122,7 +110,7 @@ def upgrade_node(c, ip=None, node=None, drain_timeout=300, gate_timeout=300):
 @task(help={"max_parallel": "Workers upgraded at the same time (default 1); controllers always go one at a time.",
             "drain_timeout": DRAIN_HELP, "gate_timeout": GATE_HELP})
 @user_errors
-def upgrade(c, max_parallel=1, drain_timeout=300, gate_timeout=300):
+def upgrade(c, max_parallel="1", drain_timeout="300", gate_timeout="300"):
     """Rolling Talos upgrade of every node that does not run the pinned version and schematic.
 
     Checks every node first and reports all problems at once before touching any. Then the
@@ -134,18 +122,12 @@ def upgrade(c, max_parallel=1, drain_timeout=300, gate_timeout=300):
     from invoke import Exit
 
     from cluster_template.cluster import Kube
-    from cluster_template.errors import ClusterTemplateError
     from cluster_template.ops.journal import Journal
     from cluster_template.ops.nodes import kubeconfig_path, load_inventory, talos_client
     from cluster_template.ops.upgrade import JOURNAL_NAME, UpgradeBlocked, Upgrader, UpgradeOptions, journal_target
 
-    try:
-        parallel = int(max_parallel)
-    except (TypeError, ValueError):
-        raise ClusterTemplateError(f"--max-parallel must be a whole number, got {max_parallel!r}") from None
-    if parallel < 1:
-        raise ClusterTemplateError(f"--max-parallel must be at least 1, got {parallel}")
-    drain, gate = _positive("drain-timeout", drain_timeout), _positive("gate-timeout", gate_timeout)
+    parallel = whole_number("max-parallel", max_parallel)
+    drain, gate = positive_number("drain-timeout", drain_timeout), positive_number("gate-timeout", gate_timeout)
     resume = f"inv talos.upgrade --max-parallel {parallel}"
     if drain != 300:
         resume += f" --drain-timeout {drain:g}"
@@ -187,7 +169,7 @@ def upgrade(c, max_parallel=1, drain_timeout=300, gate_timeout=300):
 
 @task(help={"gate_timeout": GATE_HELP})
 @user_errors
-def upgrade_k8s(c, gate_timeout=300):
+def upgrade_k8s(c, gate_timeout="300"):
     """Upgrade Kubernetes (control plane and kubelets) to the pinned version through the first
     controller, after checking the cluster is healthy. `inv --dry talos.upgrade-k8s` shows
     talosctl's own dry run (`upgrade-k8s --dry-run`)."""
@@ -198,7 +180,7 @@ def upgrade_k8s(c, gate_timeout=300):
     ex = executor(c)
     inventory = load_inventory(ROOT)
     talos = talos_client(ROOT, ex)
-    gates = Gates(inventory, talos, None, timeout=_positive("gate-timeout", gate_timeout))
+    gates = Gates(inventory, talos, None, timeout=positive_number("gate-timeout", gate_timeout))
     show = _node_printer()
     with project_lock(ex.dry):
         result = upgrade_kubernetes(inventory, talos, gates, progress=lambda message: show("cluster", message))
