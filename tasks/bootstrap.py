@@ -13,7 +13,7 @@ from pathlib import Path
 
 from invoke import task
 
-from ._cli import ROOT, executor, project_lock, say, user_errors, whole_number
+from ._cli import ROOT, executor, project_lock, say, user_errors, warn, whole_number
 
 # Multiplies every pause between retries and polls (not the deadlines); CI and tests set it below 1.
 TIME_SCALE_ENV = "CLUSTER_TEMPLATE_BOOTSTRAP_TIME_SCALE"
@@ -54,9 +54,17 @@ def _progress():
 
 
 def _require_tools(ex, *tools: str) -> None:
-    """Raise ToolNotFound (with the `mise install` hint) for the first tool missing from PATH."""
+    """Raise ToolNotFound (with the `mise install` hint) for the first tool missing from PATH. A dry
+    run only warns: it can plan without the tools, assuming every step is still to do."""
+    from cluster_template.errors import ToolNotFound
+
     for tool in tools:
-        ex.which(tool)
+        try:
+            ex.which(tool)
+        except ToolNotFound as missing:
+            if not ex.dry:
+                raise
+            warn(f"warning: {missing} (dry run: planning without it)")
 
 
 def _require_files(*checks: tuple[Path, str]) -> None:

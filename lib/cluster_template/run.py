@@ -132,6 +132,7 @@ class Executor:
         self.default_timeout = default_timeout
         self.base_env = dict(env) if env is not None else None
         self.events: list[Event] = []
+        self._missing_tools: set[str] = set()
 
     # -- reporting -------------------------------------------------------------------------
 
@@ -181,7 +182,19 @@ class Executor:
         if self.dry and not readonly:
             self._emit(Event("run", shown, True, detail, {"cwd": str(cwd) if cwd else ""}))
             return CommandResult(argv, 0, dry=True)
-        executable = self.which(argv[0])
+        try:
+            executable = self.which(argv[0])
+        except ToolNotFound as missing:
+            if not self.dry:
+                raise
+            # A plan can still be made without the tool: the read counts as failed, like a read
+            # against a cluster that does not exist yet.
+            if argv[0] not in self._missing_tools:
+                self._missing_tools.add(argv[0])
+                self._emit(Event("note", f"dry run: {argv[0]} is not installed, so its checks count as failed", True))
+            if check:
+                raise CommandError(shown, 127, str(missing)) from None
+            return CommandResult(argv, 127, "", str(missing), dry=True)
         full_env = dict(self.base_env if self.base_env is not None else os.environ)
         if env:
             full_env.update(env)

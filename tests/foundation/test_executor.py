@@ -100,3 +100,16 @@ def test_remove_reports_only_existing(tmp_path):
     path.write_text("1")
     assert ex.remove(path) is True and not path.exists()
     assert ex.remove(path) is False
+
+
+def test_dry_run_read_with_a_missing_tool_counts_as_a_failed_read():
+    events = []
+    ex = Executor(dry=True, report=events.append)
+    result = ex.run(["definitely-not-a-tool-xyz", "get"], readonly=True, check=False)
+    assert result.returncode == 127 and "mise install" in result.stderr
+    with pytest.raises(CommandError):
+        ex.run(["definitely-not-a-tool-xyz", "get"], readonly=True)
+    assert [e.subject for e in events if e.kind == "note"] == [
+        "dry run: definitely-not-a-tool-xyz is not installed, so its checks count as failed"]
+    with pytest.raises(ToolNotFound):
+        Executor().run(["definitely-not-a-tool-xyz"], readonly=True)

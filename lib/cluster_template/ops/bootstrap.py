@@ -402,7 +402,9 @@ def bootstrap_talos(root: Path, ex: Executor, *, schema: Path, parallel: int = 1
                  "without it)")
 
     progress("preflight: checking every node")
-    checked = preflight(root, ex, nodes=nodes, timing=timing, progress=progress)
+    # A dry run plans past preflight problems (reported as warnings): it may run before the
+    # machines are up, or without talosctl, and then assumes every step is still to do.
+    checked = preflight(root, ex, nodes=nodes, timing=timing, progress=progress, strict=not ex.dry)
     journal = Journal(root, ex)
     if first in checked.in_state("maintenance"):
         journal.forget_bootstrap()
@@ -793,8 +795,14 @@ class _AppsRun:
         return self.log.record(Step(name, outcome, detail))
 
     def crds(self) -> Step:
-        documents = crd_documents(self.root, self.ex, self.kubeconfig)
-        return self.apply_documents(f"CRDs from {CRDS_HELMFILE}", documents)
+        name = f"CRDs from {CRDS_HELMFILE}"
+        try:
+            documents = crd_documents(self.root, self.ex, self.kubeconfig)
+        except CommandError as error:
+            if not self.ex.dry:
+                raise
+            return self._planned(name, "server-side apply of the CRDs `helmfile template` renders", error)
+        return self.apply_documents(name, documents)
 
     def flux_state(self) -> dict[tuple[str, str, str], tuple[bool | None, str]]:
         """Ready state of the Git source and root Kustomizations (None: does not exist)."""
