@@ -75,11 +75,25 @@ def project_lock(dry: bool) -> Iterator[None]:
         handle.truncate()
         handle.write(f"`inv {' '.join(sys.argv[1:])}` (pid {os.getpid()})")
         handle.flush()
+        _settle_interrupted_configure()
         try:
             yield
         finally:
             handle.seek(0)
             handle.truncate()
+
+
+def _settle_interrupted_configure() -> None:
+    """Finish (or discard) a `configure` swap a crash interrupted, before any task that changes
+    something works on the outputs: they are then entirely the old or entirely the new set."""
+    from cluster_template import outputs
+
+    if (ROOT / outputs.STAGING_DIR).exists():
+        from cluster_template.run import Executor
+
+        done = outputs.recover(Executor(report=lambda event: warn(event.describe())), ROOT)
+        if done:
+            warn(done)
 
 
 def user_errors(function: Callable[..., Any]) -> Callable[..., Any]:

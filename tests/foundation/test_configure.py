@@ -174,7 +174,7 @@ def test_staging_without_plan_is_discarded(small):
     before = generated(small)
     outputs.stage(Executor(), small.root, {"kubernetes/apps/default/settings.yaml": b"half: written\n"})
     result = small.inv("configure", "--yes")
-    assert "discarded the staging directory" in result.stdout
+    assert "discarded the staging directory" in result.stderr
     assert generated(small) == before
 
 
@@ -199,3 +199,17 @@ def test_second_mutating_task_is_refused_while_one_runs(small):
         held.flush()
         result = small.inv("configure", "--yes")
     assert result.returncode == 4 and "is running in this checkout" in result.stderr
+
+
+def test_any_mutating_task_settles_an_interrupted_swap_first(small):
+    assert small.inv("configure", "--yes").returncode == 0
+    root = small.root
+    new = {".sops.yaml": (root / ".sops.yaml").read_bytes(), "kubernetes/apps/default/settings.yaml": b"x: 2\n"}
+    ex = Executor()
+    outputs.stage(ex, root, new)
+    ex.write_file(root / outputs.STAGING_DIR / outputs.PLAN_FILE, outputs.plan_outputs(root, new).to_json())
+    result = small.inv("init")  # any task that takes the project lock
+    assert result.returncode == 0, result.stderr
+    assert "completed an interrupted `configure` swap" in result.stderr
+    assert (root / "kubernetes/apps/default/settings.yaml").read_bytes() == b"x: 2\n"
+    assert not (root / outputs.STAGING_DIR).exists()
