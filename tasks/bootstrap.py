@@ -13,7 +13,7 @@ from pathlib import Path
 
 from invoke import task
 
-from ._cli import ROOT, executor, project_lock, say, user_errors, warn, whole_number
+from ._cli import ROOT, executor, positive_number, project_lock, say, user_errors, warn, whole_number
 
 # Multiplies every pause between retries and polls (not the deadlines); CI and tests set it below 1.
 TIME_SCALE_ENV = "CLUSTER_TEMPLATE_BOOTSTRAP_TIME_SCALE"
@@ -32,13 +32,7 @@ def _timing(timeout: float | None = None):
         except ValueError:
             raise ClusterTemplateError(f"{TIME_SCALE_ENV}={scale!r} is not a number") from None
     if timeout is not None:
-        try:
-            seconds = float(timeout)
-        except ValueError:
-            seconds = -1.0
-        if seconds <= 0:
-            raise ClusterTemplateError(f"--timeout {timeout!r}: expected a positive number of seconds")
-        timing = timing.with_deadline(seconds)
+        timing = timing.with_deadline(positive_number("timeout", timeout))
     return timing
 
 
