@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from cluster_template.schemas import SHIPPED_DIR
+
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-SCHEMA_DIR = SHARED / "schemas"
+# The schemas the project ships; tests name them explicitly so nothing is ever downloaded.
+SCHEMA_DIR = SHIPPED_DIR
 PROJECT_PARTS = ("tasks.py", "tasks", "templates")
 INV = str(Path(sys.executable).with_name("inv"))
 

@@ -1,42 +1,34 @@
 """Shared fixtures for the Talos generator tests.
 
-Reference data comes from the shared folder next to the repository (`../shared`, or the folder in
-$CLUSTER_TEMPLATE_SHARED): the Talos v1.12.11 JSON schema and upstream example files that
-`talosctl` produced (`reference/talos-examples`).
+Reference data: the Talos v1.12.11 JSON schema the project ships, and upstream example files from
+siderolabs/talos v1.12.11 (`fixtures/upstream`, see its SOURCES.md).
 """
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from cluster_template.schemas import SHIPPED_DIR
 from cluster_template.talos import generate_secrets, load_secrets
 from cluster_template.talos.yamlio import load_document
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SHARED = Path(os.environ.get("CLUSTER_TEMPLATE_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-EXAMPLES = SHARED / "reference" / "talos-examples"
-SCHEMA = SHARED / "schemas" / "talos" / "config.schema.v1.12.11.json"
+EXAMPLES = FIXTURES / "upstream"
+SCHEMA = SHIPPED_DIR / "talos" / "config.schema.v1.12.11.json"
 GENERATED_AT = datetime(2026, 3, 1, 12, 30, 45, tzinfo=timezone.utc)
-
-
-def _require(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"reference data not found: {path} (set CLUSTER_TEMPLATE_SHARED)")
-    return path
 
 
 @pytest.fixture(scope="session")
 def schema_path() -> Path:
-    return _require(SCHEMA)
+    return SCHEMA
 
 
 @pytest.fixture(scope="session")
 def example_bundle_text() -> str:
-    return _require(EXAMPLES / "secrets-stability.yaml").read_text()
+    return (EXAMPLES / "secrets-stability.yaml").read_text()
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +46,8 @@ def generated_bundle():
 def example_config():
     """`{name: text}` of the upstream v1.12 controlplane and worker configs."""
     return {
-        "controlplane": _require(EXAMPLES / "controlplane-v1.12.yaml").read_text(),
-        "worker": _require(EXAMPLES / "worker-v1.12.yaml").read_text(),
+        "controlplane": (EXAMPLES / "controlplane-v1.12.yaml").read_text(),
+        "worker": (EXAMPLES / "worker-v1.12.yaml").read_text(),
     }
 
 

@@ -10,9 +10,10 @@ import pytest
 
 from cluster_template.errors import ConfigError
 from cluster_template.talos import TalconfigError, parse_talconfig, render_machine_configs
+from cluster_template.schemas import SHIPPED_DIR
 from cluster_template.talos.talconfig import NODE_KEYS, TOP_LEVEL_KEYS
 
-from .conftest import SHARED, fixture_talconfig
+from .conftest import fixture_talconfig
 
 MINIMAL = {
     "clusterName": "home",
@@ -74,7 +75,7 @@ def test_keys_outside_the_subset_are_refused(data, key):
 
 def test_supported_keys_exist_in_the_talhelper_schema():
     """The subset really is a subset: every accepted key is one talhelper defines."""
-    schema_file = SHARED / "schemas" / "talhelper" / "talconfig.schema.json"
+    schema_file = SHIPPED_DIR / "talhelper" / "talconfig.schema.json"
     if not schema_file.exists():
         pytest.skip(f"talhelper schema not found: {schema_file}")
     definitions = json.loads(schema_file.read_text())["$defs"]

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from cluster_template.run import Executor
+from cluster_template.schemas import SHIPPED_DIR
 from cluster_template.validate import ValidationReport, validate_tree
 
 HERE = Path(__file__).resolve().parent
 CLEAN_TREE = HERE / "fixtures" / "clean"
-SCHEMAS = HERE.parents[2] / "shared" / "schemas"
+SCHEMAS = SHIPPED_DIR
 CRD_SCHEMAS = SCHEMAS / "crds"
 TALOS_SCHEMA = SCHEMAS / "talos" / "config.schema.v1.12.11.json"
 TALCONFIG_SCHEMA = SCHEMAS / "talhelper" / "talconfig.schema.json"
