@@ -1,4 +1,5 @@
-"""The `template` namespace: inspect the template context and generate the config JSON Schemas."""
+"""The `template` namespace: inspect the template context, generate the config JSON Schemas, refresh the
+shipped CRD schemas."""
 
 from __future__ import annotations
 
@@ -39,6 +40,23 @@ def schema(c):
     for relative, text in generated.items():
         action = ex.write_file(ROOT / relative, text, label=relative)
         say(f"{action}: {relative}")
+
+
+@task
+@user_errors
+def update_schemas(c):
+    """Regenerate the shipped CRD schemas (lib/cluster_template/schemas/crds) from the CRDs of the
+    versions the templates pin, and record their source in SOURCES.md. Needs network access to
+    github.com; `inv --dry template.update-schemas` lists what would be fetched, offline."""
+    from cluster_template.schemas.update import plan_lines, refresh
+
+    ex = executor(c)
+    plan, changed = refresh(ROOT, ex)
+    say("\n".join(plan_lines(plan, dry=ex.dry)))
+    for action, path in changed:
+        say(f"{action}: {path}")
+    if not ex.dry:
+        say(f"{len(changed)} file(s) changed; review the diff and run the tests")
 
 
 @task
