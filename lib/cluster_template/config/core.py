@@ -9,10 +9,12 @@ from typing import Literal
 from pydantic import Field
 
 from .base import Settings, is_set, rule, set_together
-from .types import ASN, FQDN, DNSLabel, HttpURL, IPv4, IPv4CIDR, secret
+from .types import ASN, FQDN, DNSLabel, HttpURL, IPv4, IPv4CIDR, release_version, secret
 
 DEFAULT_TALOS_VERSION = "v1.12.11"
 DEFAULT_KUBERNETES_VERSION = "v1.35.4"
+TalosVersion = release_version("Talos 1.12", r"^v1\.12\.\d+$", "v1.12.11")
+KubernetesVersion = release_version("Kubernetes 1.30-1.35", r"^v1\.3[0-5]\.\d+$", "v1.35.4")
 
 
 class CoreSettings(Settings):
@@ -68,6 +70,10 @@ class CoreSettings(Settings):
     cilium_bgp_hold_time: int = Field(30, ge=3, le=300, description="BGP hold time in seconds.")
     cilium_bgp_keepalive_time: int = Field(10, ge=1, le=100, description="BGP keepalive interval in seconds.")
     cilium_bgp_graceful_restart: bool = Field(False, description="Enable BGP graceful restart.")
+    cilium_bgp_graceful_restart_time: int | None = Field(
+        None, ge=30, le=600,
+        description="Seconds the router keeps this cluster's routes while a node's BGP session restarts "
+                    "(needs cilium_bgp_graceful_restart). Default 120.")
 
     # -- UniFi DNS --------------------------------------------------------------------------
     unifi_host: HttpURL | None = Field(
@@ -76,12 +82,13 @@ class CoreSettings(Settings):
     unifi_site: str = Field("default", min_length=1, description="UniFi site name.")
 
     # -- versions ---------------------------------------------------------------------------
-    talos_version: str = Field(
-        DEFAULT_TALOS_VERSION, pattern=r"^v1\.12\.\d+$",
-        description="Talos version installed and upgraded to (this template targets v1.12).")
-    kubernetes_version: str = Field(
-        DEFAULT_KUBERNETES_VERSION, pattern=r"^v1\.3[0-5]\.\d+$",
-        description="Kubernetes version (Talos 1.12 supports 1.30 to 1.35).")
+    talos_version: TalosVersion = Field(
+        DEFAULT_TALOS_VERSION,
+        description="Talos version installed and upgraded to (this template targets v1.12); "
+                    "1.12.0 and v1.12.0 are the same.")
+    kubernetes_version: KubernetesVersion = Field(
+        DEFAULT_KUBERNETES_VERSION,
+        description="Kubernetes version (Talos 1.12 supports 1.30 to 1.35); 1.35.0 and v1.35.0 are the same.")
     spegel_enabled: bool | None = Field(
         None, description="Run Spegel (peer-to-peer image mirror). Default: on when there is more than one node.")
 
@@ -170,6 +177,13 @@ def gateways_inside_load_balancer_pool(config, nodes):
     outside = [key for key in gateways if ipaddress.IPv4Address(getattr(config, key)) not in network]
     if outside:
         yield "cilium_lb_pool_cidr", f"is required when gateways sit outside node_cidr ({', '.join(outside)})"
+
+
+@rule
+def bgp_restart_time_needs_graceful_restart(config, nodes):
+    """cilium_bgp_graceful_restart_time only has an effect with cilium_bgp_graceful_restart: true."""
+    if config.cilium_bgp_graceful_restart_time is not None and not config.cilium_bgp_graceful_restart:
+        yield "cilium_bgp_graceful_restart_time", "requires cilium_bgp_graceful_restart: true"
 
 
 @rule

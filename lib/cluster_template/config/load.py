@@ -185,6 +185,9 @@ def _data_location(data: Any, location: tuple[Any, ...]) -> tuple[Any, ...]:
 def _describe(model: type, error: dict[str, Any], location: tuple[Any, ...]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
+        reason = _unsupported_seed_key(model, location)
+        if reason is not None:
+            return f"not supported (yet): {reason}"
         fields = _fields_at(model, location[:-1])
         close = difflib.get_close_matches(str(location[-1]), fields, n=1, cutoff=0.6)
         hint = f"; did you mean '{close[0]}'?" if close else ""
@@ -197,6 +200,16 @@ def _describe(model: type, error: dict[str, Any], location: tuple[Any, ...]) -> 
     if kind.endswith(("_type", "_parsing")) and not isinstance(given, (dict, list)):
         return f"{message} (got {given!r})"
     return message
+
+
+def _unsupported_seed_key(model: type, location: tuple[Any, ...]) -> str | None:
+    """For a top-level cluster.yaml key the seed has and this template does not, the reason."""
+    from .model import ClusterConfig
+    from .seed_keys import unsupported_seed_key
+
+    if model is not ClusterConfig or len(location) != 1:
+        return None
+    return unsupported_seed_key(str(location[0]))
 
 
 def _fields_at(model: type, location: tuple[Any, ...]) -> list[str]:

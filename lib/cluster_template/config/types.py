@@ -10,7 +10,7 @@ import ipaddress
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 SECRET_MARK = "x-secret"
 
@@ -54,10 +54,44 @@ def _dns_label(value: str) -> str:
     return value
 
 
+def _subdomain(value: str) -> str:
+    if "." in value and all(_DNS_LABEL.match(part) for part in value.split(".")):
+        raise ValueError(
+            f"'{value}' has a dot: <subdomain>.<cloudflare_domain> must be covered by the gateways' wildcard "
+            f"certificate *.<cloudflare_domain>, which matches one label only; write one label such as "
+            f"'{value.replace('.', '-')}'")
+    return _dns_label(value)
+
+
 def _http_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
+        if re.match(r"^[A-Za-z0-9.-]+(:\d+)?(/\S*)?$", value):
+            # A bare host: guessing the scheme would either send credentials in clear or fail TLS.
+            raise ValueError(f"'{value}' has no scheme; write http://{value} (plain HTTP, e.g. an "
+                             f"in-cluster service) or https://{value}")
         raise ValueError(f"'{value}' is not an http(s) URL")
     return value
+
+
+def _v_prefixed(value: object) -> object:
+    # The seed writes versions without the leading v ("1.12.0"); Talos and Kubernetes tags have it.
+    if isinstance(value, str) and re.match(r"^\d+\.\d+\.\d+$", value.strip()):
+        return "v" + value.strip()
+    return value
+
+
+def release_version(series: str, pattern: str, example: str) -> Any:
+    """A release version like `v1.12.11` within `series` (described in messages), written with or
+    without the leading v; the value is always the v-prefixed form."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError(f"'{value}' is not a {series} version (write it like {example} or {example[1:]})")
+        return value
+
+    return Annotated[str, BeforeValidator(_v_prefixed), AfterValidator(check),
+                     WithJsonSchema({"type": "string", "pattern": pattern.replace("^v", "^v?", 1)})]
 
 
 IPv4 = Annotated[str, AfterValidator(_ipv4), WithJsonSchema({"type": "string", "format": "ipv4"})]
@@ -68,6 +102,7 @@ IPv4CIDR = Annotated[
 ]
 FQDN = Annotated[str, AfterValidator(_fqdn), WithJsonSchema({"type": "string", "format": "hostname"})]
 DNSLabel = Annotated[str, AfterValidator(_dns_label), WithJsonSchema({"type": "string", "pattern": _DNS_LABEL.pattern})]
+Subdomain = Annotated[str, AfterValidator(_subdomain), WithJsonSchema({"type": "string", "pattern": _DNS_LABEL.pattern})]
 HttpURL = Annotated[str, AfterValidator(_http_url), WithJsonSchema({"type": "string", "format": "uri"})]
 NonEmpty = Annotated[str, Field(min_length=1)]
 ASN = Annotated[int, Field(ge=1, le=4294967295)]

@@ -29,7 +29,9 @@ Retention = Annotated[str, Field(pattern=r"^[0-9]+[dhw]$")]
 SemVer = Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")]
 Slug = Annotated[str, Field(min_length=2, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")]
 Ratio = Annotated[float, Field(ge=0, le=1)]
-Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# Like the seed: any local part and host (admin@localhost is a valid address on a private mail host).
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+Email = Annotated[str, Field(pattern=EMAIL_PATTERN)]
 ImageRef = Annotated[
     str,
     Field(pattern=r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+"

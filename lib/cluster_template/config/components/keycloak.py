@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from ..base import Settings, is_set, rule, set_together
-from ..types import Cron, DNSLabel, secret
+from ..types import Cron, Subdomain, secret
 from ._shared import (
     MONITORING, TRACING, Ratio, SemVer, StorageSize, credentials_need_rustfs, needs, requires_true, requires_values,
 )
@@ -41,9 +41,9 @@ class GroupRoleMapping(Settings):
 
 class KeycloakSettings(Settings):
     keycloak_enabled: bool = Field(False, description="Deploy Keycloak with the Keycloak Operator.")
-    keycloak_subdomain: DNSLabel = Field("auth", description="Keycloak is served at <keycloak_subdomain>.<cloudflare_domain>.")
+    keycloak_subdomain: Subdomain = Field("auth", description="Keycloak is served at <keycloak_subdomain>.<cloudflare_domain>.")
     keycloak_realm: str = Field(
-        "matherlynet", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", description="Name of the realm the cluster's apps use.")
+        "matherlynet", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Name of the realm the cluster's apps use.")
     keycloak_admin_password: str | None = secret(
         None, min_length=8, description="Password of Keycloak's bootstrap administrator (8+ characters).")
     keycloak_operator_version: SemVer = Field("26.5.0", description="Keycloak Operator version.")

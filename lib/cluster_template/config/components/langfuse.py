@@ -9,9 +9,10 @@ from typing import Literal
 from pydantic import Field
 
 from ..base import Settings, is_set, rule, set_together
-from ..types import Cron, DNSLabel, secret
+from ..types import Cron, Subdomain, secret
 from ._shared import (
-    MONITORING, TRACING, Email, Ratio, Slug, StorageSize, all_set, any_set, credentials_need_rustfs, needs,
+    EMAIL_PATTERN, MONITORING, TRACING, Email, Ratio, Slug, StorageSize, all_set, any_set, credentials_need_rustfs,
+    needs,
     requires_true, requires_values,
 )
 
@@ -29,7 +30,7 @@ DEFAULT_ROLE_MAPPING = {"admin": "ADMIN", "operator": "MEMBER", "developer": "ME
 
 class LangfuseSettings(Settings):
     langfuse_enabled: bool = Field(False, description="Deploy Langfuse (needs CNPG and Dragonfly).")
-    langfuse_subdomain: DNSLabel = Field("langfuse", description="Langfuse is served at <langfuse_subdomain>.<cloudflare_domain>.")
+    langfuse_subdomain: Subdomain = Field("langfuse", description="Langfuse is served at <langfuse_subdomain>.<cloudflare_domain>.")
     langfuse_nextauth_secret: str | None = secret(
         None, min_length=32, description="Session signing secret (openssl rand -base64 32).")
     langfuse_salt: str | None = secret(None, min_length=32, description="API key hashing salt (openssl rand -base64 32).")
@@ -107,7 +108,7 @@ class LangfuseSettings(Settings):
     langfuse_init_org_name: str | None = Field(
         None, min_length=1, description="Display name of that organization. Default: cluster_name.")
     langfuse_init_user_email: str | None = secret(
-        None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="E-mail of the first administrator.")
+        None, pattern=EMAIL_PATTERN, description="E-mail of the first administrator.")
     langfuse_init_user_password: str | None = secret(
         None, min_length=16, description="Password of the first administrator (16+ characters).")
     langfuse_init_user_name: str = Field("Admin", min_length=1, description="Display name of the first administrator.")

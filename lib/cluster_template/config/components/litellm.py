@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from ..base import Settings, is_set, rule, set_together
-from ..types import DNSLabel, HttpURL, secret
+from ..types import HttpURL, Subdomain, secret
 from ._shared import (
     MONITORING, TRACING, StorageSize, credentials_need_rustfs, needs, requires_true, requires_values,
 )
@@ -28,7 +28,7 @@ HTTPS_BASE = r"^https://\S+$"
 
 class LiteLLMSettings(Settings):
     litellm_enabled: bool = Field(False, description="Deploy the LiteLLM proxy (needs CNPG and Dragonfly with ACLs).")
-    litellm_subdomain: DNSLabel = Field("litellm", description="LiteLLM is served at <litellm_subdomain>.<cloudflare_domain>.")
+    litellm_subdomain: Subdomain = Field("litellm", description="LiteLLM is served at <litellm_subdomain>.<cloudflare_domain>.")
     litellm_replicas: int = Field(1, ge=1, le=10, description="Number of LiteLLM pods.")
     litellm_master_key: str | None = secret(
         None, pattern=r"^sk-.{29,}$", description="Admin API key: starts with sk-, 32+ characters.")
@@ -69,9 +69,9 @@ class LiteLLMSettings(Settings):
     # -- Langfuse callbacks -----------------------------------------------------------------
     litellm_langfuse_enabled: bool = Field(False, description="Send LiteLLM traces to Langfuse.")
     litellm_langfuse_public_key: str | None = secret(
-        None, pattern=r"^(pk-lf-|lf_pk_)\S+$", description="Langfuse project public key.")
+        None, pattern=r"^\S+$", description="Langfuse project public key (pk-lf-…).")
     litellm_langfuse_secret_key: str | None = secret(
-        None, pattern=r"^(sk-lf-|lf_sk_)\S+$", description="Langfuse project secret key.")
+        None, pattern=r"^\S+$", description="Langfuse project secret key (sk-lf-…).")
     litellm_langfuse_host: HttpURL | None = Field(
         None, description="Langfuse URL. Default: the in-cluster Langfuse when langfuse_enabled, else Langfuse Cloud.")
 

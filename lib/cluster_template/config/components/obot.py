@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from ..base import Settings, is_set, rule, set_together
-from ..types import DNSLabel, HttpURL, secret
+from ..types import DNSLabel, HttpURL, Subdomain, secret
 from ._shared import (
     MONITORING, TRACING, CpuQuantity, Ratio, SemVer, StorageSize, credentials_need_rustfs, needs, requires_true,
     requires_values,
@@ -22,7 +22,7 @@ WORKSPACE_S3_KEYS = ("obot_workspace_s3_access_key", "obot_workspace_s3_secret_k
 
 class ObotSettings(Settings):
     obot_enabled: bool = Field(False, description="Deploy Obot (needs CNPG).")
-    obot_subdomain: DNSLabel = Field("obot", description="Obot is served at <obot_subdomain>.<cloudflare_domain>.")
+    obot_subdomain: Subdomain = Field("obot", description="Obot is served at <obot_subdomain>.<cloudflare_domain>.")
     obot_version: SemVer = Field("0.2.30", description="Obot image version.")
     obot_replicas: int = Field(1, ge=1, le=10, description="Number of Obot pods (more than 1 needs the s3 workspace).")
     obot_cpu_request: CpuQuantity = Field("500m", description="CPU request of the Obot pod.")

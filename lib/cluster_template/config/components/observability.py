@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from ..base import Settings, rule
-from ..types import DNSLabel, secret
+from ..types import Subdomain, secret
 from ._shared import Retention, StorageSize, needs, requires_values
 
 
@@ -25,7 +25,7 @@ class ObservabilitySettings(Settings):
     node_memory_threshold: int = Field(90, ge=50, le=99, description="Node memory usage alert threshold, in percent.")
 
     # -- Grafana ----------------------------------------------------------------------------
-    grafana_subdomain: DNSLabel = Field("grafana", description="Grafana is served at <grafana_subdomain>.<cloudflare_domain>.")
+    grafana_subdomain: Subdomain = Field("grafana", description="Grafana is served at <grafana_subdomain>.<cloudflare_domain>.")
     grafana_admin_user: str = Field("admin", min_length=1, description="Grafana administrator login.")
     grafana_admin_password: str | None = secret(
         None, min_length=8, description="Grafana administrator password (8+ characters); required with monitoring.")

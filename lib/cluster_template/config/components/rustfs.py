@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from ..base import Settings, rule, set_together
-from ..types import DNSLabel, secret
+from ..types import Subdomain, secret
 from ._shared import MONITORING, StorageSize, credentials_need_rustfs, needs, requires_values
 
 LOKI_S3_KEYS = ("loki_s3_access_key", "loki_s3_secret_key")
@@ -17,7 +17,7 @@ LOKI_S3_KEYS = ("loki_s3_access_key", "loki_s3_secret_key")
 
 class RustFSSettings(Settings):
     rustfs_enabled: bool = Field(False, description="Deploy RustFS, the shared S3-compatible object store (alpha software).")
-    rustfs_subdomain: DNSLabel = Field("rustfs", description="The RustFS console is served at <rustfs_subdomain>.<cloudflare_domain>.")
+    rustfs_subdomain: Subdomain = Field("rustfs", description="The RustFS console is served at <rustfs_subdomain>.<cloudflare_domain>.")
     rustfs_replicas: int = Field(1, ge=1, le=16, description="Number of RustFS pods.")
     rustfs_data_volume_size: StorageSize = Field("20Gi", description="Size of each RustFS data volume.")
     rustfs_log_volume_size: StorageSize = Field("1Gi", description="Size of each RustFS log volume.")

@@ -1,0 +1,73 @@
+"""Keys the seed's `cluster.yaml` schema accepts that this template does not support, with the reason.
+
+A seed user's config is refused key by key with "not supported (yet): <reason>" instead of "unknown
+key", so they learn whether to delete the key or wait for it. A key listed here that the model later
+gains is simply accepted: the model is consulted first, this table only for keys it does not know.
+"""
+
+from __future__ import annotations
+
+_NOT_RENDERED = "the seed renders {what}; this template does not"
+
+# Whole feature families of the seed that are not part of this template, by key prefix.
+_PREFIXES: dict[str, str] = {
+    "mcp_context_forge_": _NOT_RENDERED.format(what="MCP Context Forge") + " (remove its keys)",
+    "headlamp_": _NOT_RENDERED.format(what="Headlamp") + " (remove its keys)",
+    "volsync_": _NOT_RENDERED.format(what="VolSync PVC backups") + " (remove its keys)",
+    "kubernetes_oidc_": "Kubernetes API server OIDC sign-in is not rendered yet (remove its keys)",
+    "keycloak_smtp_": "Keycloak e-mail (SMTP: password reset, verification) is not rendered yet; "
+                      "configure SMTP in the Keycloak admin console meanwhile",
+    "proxmox_csi_": "the Proxmox CSI driver is not part of this template; use a storage class you install",
+    "proxmox_ccm_": "the Proxmox cloud controller manager is not part of this template",
+    "obot_entra_": "Obot's Entra ID sign-in is not supported; use obot_keycloak_enabled",
+}
+
+_KEYS: dict[str, str] = {
+    "monitoring_stack": "the monitoring stack is always kube-prometheus-stack (the seed allowed only "
+                        "'prometheus' too); remove the key",
+    "cilium_bgp_password": "the CiliumBGPPeerConfig authSecretRef and its Secret are not rendered yet; "
+                           "remove the key (and the session password on the router)",
+    "cilium_bgp_ecmp_max_paths": "it only set maximum-paths in the seed's generated UniFi router config "
+                                 "(unifi/bgp.conf), which this template does not render; set it on the router",
+    "unifi_external_controller": "external-dns talks to the UniFi controller named by unifi_host either way; "
+                                 "remove the key",
+    "proxmox_endpoint": "it served the Proxmox CSI driver and cloud controller, which are not part of "
+                        "this template (the VMs use proxmox_api_url)",
+    "proxmox_region": "it served the Proxmox CSI driver and cloud controller, which are not part of this template",
+    "observability_namespace": "the observability components always run in the monitoring namespace; "
+                               "remove the key",
+    "environment": "it only labelled the seed's OpenTofu state; remove the key",
+    "external_secrets_enabled": "secrets are sops-encrypted in git; External Secrets is not supported",
+    "external_secrets_provider": "secrets are sops-encrypted in git; External Secrets is not supported",
+    "onepassword_connect_host": "secrets are sops-encrypted in git; External Secrets is not supported",
+    "rustfs_buffer_profile": "no template of the seed used it either; remove the key",
+    "keycloak_realm_roles": "realm roles as code are not rendered yet; manage roles in the Keycloak admin "
+                            "console meanwhile",
+    "keycloak_realm_groups": "realm groups as code are not rendered yet; manage groups in the Keycloak admin "
+                             "console meanwhile",
+    "keycloak_events_retention_days": "Keycloak event retention is not rendered yet; set it in the realm's "
+                                      "event settings meanwhile",
+    "keycloak_config_version": "realm configuration is not applied by a Job here, so there is nothing to "
+                               "re-run; remove the key",
+    "litellm_backup_enabled": "LiteLLM database backups follow from litellm_s3_access_key/"
+                              "litellm_s3_secret_key being set; remove the key",
+    "azure_openai_realtime_api_base": "the Azure OpenAI realtime model is not supported yet; remove the key",
+    "langfuse_media_download_url_expiry": "not rendered yet; Langfuse's default (1 hour) applies",
+    "langfuse_chart_version": "chart versions are pinned by the templates, not by cluster.yaml; remove the key",
+    "dragonfly_mcpgateway_password": _NOT_RENDERED.format(what="MCP Context Forge") + ", the only user of "
+                                     "this Dragonfly ACL password (remove the key)",
+    "oidc_redirect_url": "the gateway's browser sign-in derives its redirect URL; not configurable yet",
+    "oidc_cookie_domain": "the gateway's browser sign-in cookie settings are not configurable yet",
+    "oidc_cookie_samesite": "the gateway's browser sign-in cookie settings are not configurable yet",
+    "oidc_refresh_token": "the gateway's browser sign-in token refresh is not configurable yet",
+    "oidc_logout_path": "the gateway's browser sign-in logout path is not configurable yet",
+    "oidc_scopes": "the gateway's browser sign-in scopes are not configurable yet",
+    "oidc_additional_claims": "forwarding JWT claims as headers is not rendered yet; remove the key",
+}
+
+
+def unsupported_seed_key(key: str) -> str | None:
+    """Why a seed key is not supported, or None for a key the seed does not have either."""
+    if key in _KEYS:
+        return _KEYS[key]
+    return next((reason for prefix, reason in _PREFIXES.items() if key.startswith(prefix)), None)
