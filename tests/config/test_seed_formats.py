@@ -126,3 +126,35 @@ def test_a_seed_style_config_configures_and_validates(initialized):
     talconfig = (root / "talos/talconfig.yaml").read_text()
     assert 'talosVersion: "v1.12.0"' in talconfig and "net0.100" in talconfig
     assert talconfig.count("controlPlane: true") == 3 and "nvidia_uvm" in talconfig
+
+
+# The names a running seed cluster depends on (read from the seed's templates): rendering its config
+# here must not rename them, or records, certificates, logs, backups and Grafana's volume are orphaned.
+SEED_NAMES = [
+    ("kubernetes/apps/network/cloudflare-dns/app/helmrelease.yaml", ["txtOwnerId: default", "txtPrefix: k8s."]),
+    ("kubernetes/apps/network/unifi-dns/app/helmrelease.yaml", ["txtOwnerId: unifi", "txtPrefix: k8s.unifi."]),
+    ("kubernetes/apps/network/envoy-gateway/config/certificate.yaml",
+     ['name: "example-com-production"', 'secretName: "example-com-production-tls"']),
+    ("kubernetes/apps/network/envoy-gateway/config/gateways.yaml", ['name: "example-com-production-tls"']),
+    ("kubernetes/apps/cert-manager/cert-manager/issuers/clusterissuer.yaml", ["name: cert-manager-secret"]),
+    ("kubernetes/apps/cert-manager/cert-manager/issuers/secret.sops.yaml", ["name: cert-manager-secret"]),
+    ("kubernetes/apps/monitoring/loki/app/helmrelease.yaml", ['from: "2024-01-01"', "prefix: index_"]),
+    ("kubernetes/apps/kube-system/talos-backup/app/cronjob.yaml", ['value: "kubernetes/etcd-backups"']),
+    ("kubernetes/apps/monitoring/kube-prometheus-stack/app/httproute.yaml", ["name: kube-prometheus-stack-grafana"]),
+]
+
+
+def test_a_seed_cluster_keeps_the_names_its_state_depends_on(initialized):
+    root = initialized.root
+    seed = (SEED_STYLE / "cluster.yaml").read_text()
+    extra = ('unifi_host: "https://10.10.10.1"\nunifi_api_key: "fake-unifi-key"\nmonitoring_enabled: true\n'
+             'grafana_admin_password: "grafana-admin-pass"\nloki_enabled: true\n'
+             'backup_s3_endpoint: "https://s3.example.com"\nbackup_s3_bucket: "etcd"\n'
+             'backup_s3_access_key: "ak"\nbackup_s3_secret_key: "sk"\n')
+    _write(root, seed.replace('cluster_dns_gateway_addr: "172.20.10.11"\n', "") + extra)
+    files = _render(root)
+    for path, expected in SEED_NAMES:
+        text = files[path].decode()
+        for line in expected:
+            assert line in text, (path, line)
+    assert "fullnameOverride" not in files["kubernetes/apps/monitoring/kube-prometheus-stack/app/helmrelease.yaml"].decode()

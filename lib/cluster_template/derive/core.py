@@ -51,6 +51,11 @@ def derive_core(config: Config, local: LocalInputs) -> dict[str, Any]:
     context["node_cidr_prefix"] = ipaddress.IPv4Network(cluster.node_cidr).prefixlen
     context["coredns_addr"] = nth_host(cluster.cluster_svc_cidr, 10)
 
+    # The seed's names (kept so a migrated cluster keeps its issued certificate): Flux's
+    # ${SECRET_DOMAIN/./-} replaces the first dot only, so home.example.com -> home-example.com.
+    context["wildcard_certificate_name"] = cluster.cloudflare_domain.replace(".", "-", 1) + "-production"
+    context["wildcard_certificate_secret"] = context["wildcard_certificate_name"] + "-tls"
+
     context["cilium_bgp_enabled"] = cilium_bgp_configured(cluster)
     context["unifi_dns_enabled"] = is_set(cluster.unifi_host) and is_set(cluster.unifi_api_key)
     context["k8s_gateway_enabled"] = not context["unifi_dns_enabled"]
