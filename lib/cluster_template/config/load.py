@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ConfigIssue
+from ..readfile import UnreadableInput, read_text
 from .base import RULES
 
 CLUSTER_FILE = "cluster.yaml"
@@ -87,19 +88,14 @@ def _plain(node: Any, budget: list[int] | None = None) -> Any:
 
 def _parse(path: Path, issues: list[ConfigIssue]) -> _Document | None:
     name = path.name
-    if not path.is_file():
+    try:
+        text = read_text(path, limit=MAX_CONFIG_BYTES, label=name)
+    except FileNotFoundError:
         hint = "run `inv init` to create it from the sample" if name in (CLUSTER_FILE, NODES_FILE) else ""
         issues.append(ConfigIssue(name, "", f"file not found; {hint}".rstrip("; ")))
         return None
-    raw = path.read_bytes()
-    if len(raw) > MAX_CONFIG_BYTES:
-        issues.append(ConfigIssue(name, "", f"file is {len(raw)} bytes; refusing anything over {MAX_CONFIG_BYTES}"))
-        return None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        issues.append(ConfigIssue(name, "", "is not UTF-8 text (binary content?)", line))
+    except UnreadableInput as exc:
+        issues.append(ConfigIssue(name, "", exc.reason, exc.line))
         return None
     if "\x00" in text:
         issues.append(ConfigIssue(name, "", "contains NUL bytes (binary content?)", text[: text.index("\x00")].count("\n") + 1))
