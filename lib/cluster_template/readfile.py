@@ -8,6 +8,7 @@ bytes are read. Standard library only: the up-to-date check uses it before anyth
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -69,8 +70,8 @@ def read_text(path: Path, *, limit: int = DEFAULT_LIMIT, label: str | None = Non
 
 
 def _reason(exc: OSError) -> str:
-    if exc.errno == getattr(os, "ELOOP", None) or isinstance(exc, RuntimeError):
-        return "a symlink loop"
+    if exc.errno == errno.ELOOP:
+        return "it is a symlink loop"
     return exc.strerror or str(exc)
 
 
