@@ -55,7 +55,7 @@ def read_bounded(path: Path, *, limit: int = DEFAULT_LIMIT, label: str | None = 
         os.close(descriptor)
     data = b"".join(chunks)
     if len(data) > limit:
-        raise UnreadableInput(name, f"is larger than {limit} bytes; refusing to read it")
+        raise UnreadableInput(name, f"file is larger than {limit} bytes; refusing anything over {limit}")
     return data
 
 

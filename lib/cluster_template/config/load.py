@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import ConfigError, ConfigIssue
 from ..readfile import UnreadableInput, read_text
+from ..run import REDACTED
 from .base import RULES
 
 CLUSTER_FILE = "cluster.yaml"
@@ -46,9 +47,10 @@ class _Document:
                 if isinstance(part, int) and hasattr(node, "lc") and isinstance(node, list):
                     line = node.lc.item(part)[0] + 1
                     node = node[part]
-                elif hasattr(node, "lc") and isinstance(node, dict) and part in node:
-                    line = node.lc.key(part)[0] + 1
-                    node = node[part]
+                elif hasattr(node, "lc") and isinstance(node, dict) and _key_in(node, part) is not _ABSENT:
+                    key = _key_in(node, part)  # `123:` or `true:` in the file is the key "123" / "True" here
+                    line = node.lc.key(key)[0] + 1
+                    node = node[key]
                 else:
                     break
             except (KeyError, IndexError, TypeError, AttributeError):
@@ -56,6 +58,16 @@ class _Document:
         if line is None and hasattr(self.tree, "lc"):
             return None
         return line
+
+
+_ABSENT = object()
+
+
+def _key_in(mapping: dict, part: Any) -> Any:
+    """The key of `mapping` that `_plain` turned into `part`, or _ABSENT."""
+    if part in mapping:
+        return part
+    return next((key for key in mapping if str(key) == str(part)), _ABSENT)
 
 
 MAX_VALUES = 100_000
@@ -190,9 +202,21 @@ def _describe(model: type, error: dict[str, Any], location: tuple[Any, ...]) -> 
     message = error["msg"]
     message = re.sub(r"^(Value error|Assertion failed), ", "", message)
     given = error.get("input")
+    if _is_secret_location(model, location):
+        # Never echo a credential, not even a mistyped one: it may be a real token one typo off.
+        for form in {str(given), repr(given)} if given not in (None, "") else ():
+            message = message.replace(form, REDACTED)
+        return message
     if kind.endswith(("_type", "_parsing")) and not isinstance(given, (dict, list)):
         return f"{message} (got {given!r})"
     return message
+
+
+def _is_secret_location(model: type, location: tuple[Any, ...]) -> bool:
+    from .types import is_secret_field
+
+    field = getattr(model, "model_fields", {}).get(location[0]) if location else None
+    return field is not None and is_secret_field(field)
 
 
 def _fields_at(model: type, location: tuple[Any, ...]) -> list[str]:
