@@ -30,8 +30,13 @@ def executor(c: Any):
     """An Executor honouring `inv --dry`, reporting to stderr, optionally logging JSON lines."""
     from cluster_template.run import Executor
 
+    from cluster_template.errors import ClusterTemplateError
+
     dry = bool(c.config.run.dry)
     log = os.environ.get(EVENT_LOG_ENV)
+    if log and not Path(log).parent.is_dir():
+        raise ClusterTemplateError(f"{EVENT_LOG_ENV}={log}: the folder {Path(log).parent} does not exist; "
+                                   f"create it or point the log elsewhere")
 
     def report(event) -> None:
         if event.kind == "note" or event.dry or event.kind in {"create", "update", "remove"}:
@@ -145,15 +150,16 @@ def user_errors(function: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from cluster_template.errors import ClusterTemplateError
+        from cluster_template.run import redact_known
 
         try:
             return function(*args, **kwargs)
         except ClusterTemplateError as error:
-            raise Exit(f"error: {error}", code=error.exit_code) from None
+            raise Exit(redact_known(f"error: {error}"), code=error.exit_code) from None
         except KeyboardInterrupt:
             raise Exit("interrupted", code=130) from None
         except OSError as error:  # disk full, read-only folder, a path that changed under the task
-            raise Exit(f"error: {_describe_os_error(error)}", code=1) from None
+            raise Exit(redact_known(f"error: {_describe_os_error(error)}"), code=1) from None
 
     return wrapper
 

@@ -97,8 +97,13 @@ def validate(c):
     and the Talos inputs. `inv configure` runs the same checks before swapping outputs in."""
     from invoke import Exit
 
+    from cluster_template import outputs
+    from cluster_template.errors import ClusterTemplateError
     from cluster_template.ops.validation import validate_rendered
 
+    pending = outputs.pending_swap(ROOT)
+    if pending:  # validating a half-swapped tree would report a mix that no configure produced
+        raise ClusterTemplateError(f"{pending}; nothing was validated")
     report = validate_rendered(ROOT, executor(c))
     for issue in report.errors:
         say(str(issue))

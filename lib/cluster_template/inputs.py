@@ -65,7 +65,7 @@ def read_age_key(path: Path) -> tuple[str, str]:
 
     try:
         derived = str(pyrage.x25519.Identity.from_str(private.group(1)).to_public())
-    except Exception:  # pyrage raises its own IdentityError; its text is never shown (it is the key)
+    except pyrage.IdentityError:  # its text is never shown: it quotes the key
         raise ValueError("the AGE-SECRET-KEY-1… line is not a valid age private key (cut short?)") from None
     if derived != public.group(1):
         raise ValueError(f"the private key belongs to {derived}, not to the '# public key' line {public.group(1)}; "

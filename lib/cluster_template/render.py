@@ -115,7 +115,8 @@ def render_templates(template_root: Path, context: Mapping[str, Any]) -> dict[st
             text = environment.get_template(template.as_posix()).render(context)
         except jinja2.TemplateSyntaxError as exc:
             raise RenderError(f"templates/config/{template}:{exc.lineno}: syntax error: {exc.message}") from None
-        except Exception as exc:  # undefined names, failing filters, type errors inside templates
+        except (jinja2.TemplateError, TypeError, ValueError, KeyError, IndexError, AttributeError,
+                ArithmeticError) as exc:  # undefined names, failing filters, type errors inside templates
             line = _template_line(exc, template_root / template)
             where = f"templates/config/{template}" + (f":{line}" if line else "")
             raise RenderError(f"{where}: {type(exc).__name__}: {exc}") from None

@@ -114,20 +114,17 @@ def _parse(path: Path, issues: list[ConfigIssue]) -> _Document | None:
         return None
 
     from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.error import YAMLError
 
-    yaml = YAML(typ="rt")
+    from ..yamlload import describe
+
+    yaml = YAML(typ="rt")  # round-trip: keeps every key's line for the messages
     yaml.allow_duplicate_keys = False
     try:
         tree = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
-        issues.append(ConfigIssue(name, "", f"invalid YAML: {_one_line(problem)}", line))
-        return None
     except (YAMLError, RecursionError, ValueError) as exc:
-        issues.append(ConfigIssue(name, "", f"invalid YAML: {_one_line(str(exc))}"))
+        line, problem = describe(exc)
+        issues.append(ConfigIssue(name, "", f"invalid YAML: {problem}", line))
         return None
     if tree is None:
         issues.append(ConfigIssue(name, "", "file is empty; start from the sample (`inv init`)"))
@@ -141,10 +138,6 @@ def _parse(path: Path, issues: list[ConfigIssue]) -> _Document | None:
     except _TooManyValues:
         issues.append(ConfigIssue(name, "", f"file holds more than {MAX_VALUES} values (nested YAML aliases?)"))
         return None
-
-
-def _one_line(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def _location_key(location: tuple[Any, ...]) -> str:
