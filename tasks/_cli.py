@@ -30,8 +30,13 @@ def executor(c: Any):
     """An Executor honouring `inv --dry`, reporting to stderr, optionally logging JSON lines."""
     from cluster_template.run import Executor
 
+    from cluster_template.errors import ClusterTemplateError
+
     dry = bool(c.config.run.dry)
     log = os.environ.get(EVENT_LOG_ENV)
+    if log and not Path(log).parent.is_dir():
+        raise ClusterTemplateError(f"{EVENT_LOG_ENV}={log}: the folder {Path(log).parent} does not exist; "
+                                   f"create it or point the log elsewhere")
 
     def report(event) -> None:
         if event.kind == "note" or event.dry or event.kind in {"create", "update", "remove"}:
@@ -55,8 +60,10 @@ def confirm(question: str, yes: bool) -> bool:
 
 
 @contextlib.contextmanager
-def project_lock(dry: bool) -> Iterator[None]:
-    """Refuse to run two mutating tasks at once in the same checkout."""
+def project_lock(dry: bool, *, replan: bool = False, settle_required: bool = True) -> Iterator[None]:
+    """Refuse to run two mutating tasks at once in the same checkout, then settle an interrupted
+    `configure` swap. `replan`: the task is configure, which may discard an unreadable swap plan;
+    `settle_required=False`: a task that does not read the outputs (init) only warns about one."""
     import fcntl
 
     from cluster_template.errors import Busy
@@ -64,7 +71,7 @@ def project_lock(dry: bool) -> Iterator[None]:
     if dry:
         yield
         return
-    with open(ROOT / LOCK_FILE, "a+") as handle:
+    with _open_lock_file() as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -75,23 +82,64 @@ def project_lock(dry: bool) -> Iterator[None]:
         handle.truncate()
         handle.write(f"`inv {' '.join(sys.argv[1:])}` (pid {os.getpid()})")
         handle.flush()
-        _settle_interrupted_configure()
         try:
+            _settle_interrupted_configure(replan=replan, required=settle_required)
             yield
         finally:
             handle.seek(0)
             handle.truncate()
 
 
-def _settle_interrupted_configure() -> None:
+def _open_lock_file():
+    """The lock file, opened without following a symlink (truncating it would truncate the target)."""
+    import stat
+
+    from cluster_template.errors import ClusterTemplateError
+
+    try:
+        descriptor = os.open(ROOT / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK,
+                             0o644)
+    except OSError as exc:
+        raise ClusterTemplateError(f"{LOCK_FILE}: cannot be opened ({exc.strerror}); it must be a plain file "
+                                   f"(never a symlink): remove it and run again") from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise ClusterTemplateError(f"{LOCK_FILE}: is not a plain file; remove it and run again")
+    return os.fdopen(descriptor, "r+", encoding="utf-8", errors="replace")
+
+
+def live_run_in_progress() -> bool:
+    """Whether a mutating task holds the project lock right now (a dry run must leave its staging alone)."""
+    import fcntl
+
+    try:
+        descriptor = os.open(ROOT / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)
+    return False
+
+
+def _settle_interrupted_configure(*, replan: bool, required: bool) -> None:
     """Finish (or discard) a `configure` swap a crash interrupted, before any task that changes
     something works on the outputs: they are then entirely the old or entirely the new set."""
     from cluster_template import outputs
 
-    if (ROOT / outputs.STAGING_DIR).exists():
+    if (ROOT / outputs.STAGING_DIR).exists() or (ROOT / outputs.STAGING_DIR).is_symlink():
         from cluster_template.run import Executor
 
-        done = outputs.recover(Executor(report=lambda event: warn(event.describe())), ROOT)
+        try:
+            done = outputs.recover(Executor(report=lambda event: warn(event.describe())), ROOT, replan=replan)
+        except outputs.SwapError as error:
+            if required:
+                raise
+            warn(f"warning: {error}")
+            return
         if done:
             warn(done)
 
@@ -102,15 +150,28 @@ def user_errors(function: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from cluster_template.errors import ClusterTemplateError
+        from cluster_template.run import redact_known
 
         try:
             return function(*args, **kwargs)
         except ClusterTemplateError as error:
-            raise Exit(f"error: {error}", code=error.exit_code) from None
+            raise Exit(redact_known(f"error: {error}"), code=error.exit_code) from None
         except KeyboardInterrupt:
             raise Exit("interrupted", code=130) from None
+        except OSError as error:  # disk full, read-only folder, a path that changed under the task
+            raise Exit(redact_known(f"error: {_describe_os_error(error)}"), code=1) from None
 
     return wrapper
+
+
+def _describe_os_error(error: OSError) -> str:
+    reason = error.strerror or str(error)
+    where = error.filename if error.filename is not None else ""
+    try:
+        where = str(Path(where).relative_to(ROOT)) if where else ""
+    except ValueError:
+        pass
+    return f"{where}: {reason}" if where else reason
 
 
 def positive_number(option: str, value: Any) -> float:

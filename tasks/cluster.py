@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from invoke import task
 
-from ._cli import ROOT, executor, positive_number, project_lock, say, user_errors
+from ._cli import ROOT, executor, positive_number, project_lock, say, user_errors, warn
 
 
 @task(help={"timeout": "Seconds to wait for the root Kustomization and cluster-apps to be Ready (default 300)."})
@@ -45,6 +45,7 @@ def status(c, json=False):
 
     from invoke import Exit
 
+    from cluster_template import outputs
     from cluster_template.cluster import Kube
     from cluster_template.errors import ClusterTemplateError
     from cluster_template.ops.kube_lists import KubeLister
@@ -54,6 +55,9 @@ def status(c, json=False):
     from cluster_template.tools.flux import Flux
 
     ex = executor(c)
+    pending = outputs.pending_swap(ROOT)
+    if pending:  # the target versions below come from talos/, which may be half old, half new
+        warn(f"warning: {pending}")
     try:
         inventory = load_inventory(ROOT)
     except ClusterTemplateError:  # without the talconfig, still report (no target versions then)

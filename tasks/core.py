@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import task
 
-from ._cli import ROOT, confirm, executor, project_lock, say, user_errors
+from ._cli import ROOT, confirm, executor, live_run_in_progress, project_lock, say, user_errors
 
 SAMPLES = ROOT / "templates" / "samples"
 
@@ -19,7 +19,7 @@ def init(c):
     from cluster_template.inputs import AGE_KEY_FILE, DEPLOY_KEY_FILE, PUSH_TOKEN_FILE
 
     ex = executor(c)
-    with project_lock(ex.dry):
+    with project_lock(ex.dry, settle_required=False):
         created = []
         for name in ("cluster.yaml", "nodes.yaml"):
             if not (ROOT / name).exists():
@@ -69,8 +69,12 @@ def configure(c, yes=False, force=False):
             return True
         return confirm(f"{existing} generated file(s) will be overwritten or removed. Continue?", yes)
 
-    with project_lock(ex.dry):
-        result = run_configure(ROOT, ex, confirm=ask, validate_output=as_configure_check(ex))
+    with project_lock(ex.dry, replan=True):
+        # A dry run takes no lock; a live run's staging directory is its own business.
+        live = ex.dry and live_run_in_progress()
+        if live:
+            ex.note("a running `inv configure` is using its staging directory; this plan leaves it alone")
+        result = run_configure(ROOT, ex, confirm=ask, validate_output=as_configure_check(ex), settle=not live)
     if result.recovered:
         say(result.recovered)
     if result.validation_summary:
@@ -93,8 +97,13 @@ def validate(c):
     and the Talos inputs. `inv configure` runs the same checks before swapping outputs in."""
     from invoke import Exit
 
+    from cluster_template import outputs
+    from cluster_template.errors import ClusterTemplateError
     from cluster_template.ops.validation import validate_rendered
 
+    pending = outputs.pending_swap(ROOT)
+    if pending:  # validating a half-swapped tree would report a mix that no configure produced
+        raise ClusterTemplateError(f"{pending}; nothing was validated")
     report = validate_rendered(ROOT, executor(c))
     for issue in report.errors:
         say(str(issue))

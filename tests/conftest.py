@@ -63,6 +63,18 @@ def copy_project(target: Path, *, templates: Path | None = None) -> Project:
     return Project(target)
 
 
+MINIMAL_TEMPLATES = REPO / "tests" / "foundation" / "minimal_templates"
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Project:
+    """`inv init` done on the minimal template set, with the sample tunnel credentials."""
+    project = copy_project(tmp_path / "repo", templates=MINIMAL_TEMPLATES)
+    assert project.inv("init").returncode == 0
+    shutil.copy(project.root / "templates/samples/cloudflare-tunnel.sample.json", project.root / "cloudflare-tunnel.json")
+    return project
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """A fresh copy of the project, before `inv init`."""

@@ -16,6 +16,9 @@ import json
 import os
 from pathlib import Path
 
+from .readfile import UnreadableInput, read_bounded
+from .safepath import UnsafePath, inside, is_inside
+
 STATE_FILE = Path(".inv") / "configure-state.json"
 INPUT_FILES = ("cluster.yaml", "nodes.yaml", "age.key", "github-deploy.key", "github-push-token.txt",
                "cloudflare-tunnel.json")
@@ -23,14 +26,18 @@ TEMPLATE_DIR = Path("templates") / "config"
 MANIFEST_FILE = ".generated-files"
 SETTINGS_ENV = ("CLUSTER_TEMPLATE_SCHEMA_DIR", "CLUSTER_TEMPLATE_SCHEMA_SOURCES")
 LIBRARY_DIR = Path(__file__).resolve().parent
+# Larger than any input or output the project writes; a file beyond it is digested as unreadable.
+MAX_DIGEST_BYTES = 64 * 1024 * 1024
 
 
 def _add_file(digest, label: str, path: Path) -> None:
     digest.update(label.encode() + b"\0")
     try:
-        digest.update(path.read_bytes())
+        digest.update(read_bounded(path, limit=MAX_DIGEST_BYTES))
     except FileNotFoundError:
         digest.update(b"\0missing")
+    except UnreadableInput:  # not a regular file: configure runs in full and reports it
+        digest.update(b"\0unreadable" + os.urandom(8))
     digest.update(b"\0")
 
 
@@ -59,18 +66,26 @@ def outputs_digest(root: Path) -> str:
     digest = hashlib.sha256()
     manifest = root / MANIFEST_FILE
     _add_file(digest, MANIFEST_FILE, manifest)
-    if manifest.is_file():
-        for line in manifest.read_text().splitlines():
-            if line and not line.startswith("#"):
+    try:
+        lines = read_bounded(manifest, limit=MAX_DIGEST_BYTES).decode("utf-8").splitlines()
+    except (FileNotFoundError, UnreadableInput, UnicodeDecodeError):
+        lines = []
+    for line in lines:
+        if line and not line.startswith("#"):
+            if is_inside(root, line):
                 _add_file(digest, line, root / line)
+            else:  # never read outside the repository; configure refuses the entry
+                digest.update(b"\0unsafe" + os.urandom(8))
     return digest.hexdigest()
 
 
 def is_up_to_date(root: Path) -> bool:
     """Whether the last successful configure's outputs are still exactly what it would write now."""
     try:
-        state = json.loads((root / STATE_FILE).read_text())
-    except (FileNotFoundError, ValueError):
+        state = json.loads(read_bounded(inside(root, STATE_FILE), limit=MAX_DIGEST_BYTES))
+    except (FileNotFoundError, ValueError, UnreadableInput, UnsafePath):
+        return False  # missing, corrupt or not a file: run in full (it is rewritten at the end)
+    if not isinstance(state, dict):
         return False
     if (root / ".configure-staging").exists():
         return False  # an interrupted swap must be settled first

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, ConfigIssue
+from .readfile import UnreadableInput, read_text
 
 AGE_KEY_FILE = "age.key"
 DEPLOY_KEY_FILE = "github-deploy.key"
@@ -46,12 +47,29 @@ class LocalInputs:
         return tuple(value for value in values if value)
 
 
+LOCAL_INPUT_LIMIT = 64 * 1024
+_TUNNEL_KEYS = ("AccountTag", "TunnelID", "TunnelSecret")
+# A token: printable ASCII without whitespace, quotes or backslashes (the form every generator uses).
+_TOKEN_FORM = re.compile(r"^[\x21\x23-\x26\x28-\x5b\x5d-\x7e]+$")
+
+
 def read_age_key(path: Path) -> tuple[str, str]:
-    """(public, private) from an age key file as age-keygen or `inv init` writes it."""
-    text = path.read_text()
+    """(public, private) from an age key file as age-keygen or `inv init` writes it; ValueError
+    when either line is missing or the private key does not derive the public one (secrets would
+    be encrypted for a key the cluster cannot decrypt with)."""
+    text = read_text(path, limit=LOCAL_INPUT_LIMIT, label=path.name)
     public, private = _AGE_PUBLIC.search(text), _AGE_PRIVATE.search(text)
     if not public or not private:
         raise ValueError("expected a '# public key: age1…' line and an AGE-SECRET-KEY-1… line")
+    import pyrage
+
+    try:
+        derived = str(pyrage.x25519.Identity.from_str(private.group(1)).to_public())
+    except pyrage.IdentityError:  # its text is never shown: it quotes the key
+        raise ValueError("the AGE-SECRET-KEY-1… line is not a valid age private key (cut short?)") from None
+    if derived != public.group(1):
+        raise ValueError(f"the private key belongs to {derived}, not to the '# public key' line {public.group(1)}; "
+                         f"restore the matching pair (secrets are encrypted for the public line)")
     return public.group(1), private.group(1)
 
 
@@ -64,6 +82,34 @@ def tunnel_token(credentials: dict[str, Any]) -> str:
     return base64.b64encode(compact.encode()).decode()
 
 
+def read_tunnel_credentials(path: Path) -> dict[str, str]:
+    """The three fields of a cloudflared credentials file; ValueError naming a missing or bad one
+    (never its value: TunnelSecret is a credential)."""
+    try:
+        credentials = json.loads(read_text(path, limit=LOCAL_INPUT_LIMIT, label=path.name))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    if not isinstance(credentials, dict):
+        raise ValueError("expected a JSON object")
+    for key in _TUNNEL_KEYS:
+        value = credentials.get(key)
+        if not isinstance(value, str) or not _TOKEN_FORM.match(value):
+            raise ValueError(f"{key} must be a non-empty string without spaces, quotes or control characters"
+                             + ("" if key in credentials else " (missing)"))
+    return {key: credentials[key] for key in _TUNNEL_KEYS}
+
+
+def _read_secret_file(path: Path, issues: list[ConfigIssue]) -> str | None:
+    """The stripped text of a local credential file, None when missing; an issue when unreadable."""
+    try:
+        return read_text(path, limit=LOCAL_INPUT_LIMIT, label=path.name).strip()
+    except FileNotFoundError:
+        return None
+    except UnreadableInput as exc:
+        issues.append(ConfigIssue(path.name, "", exc.reason, exc.line))
+        return ""
+
+
 def read_local_inputs(root: Path, *, deploy_key_required: bool) -> LocalInputs:
     """Read every local input under `root`; raise ConfigError naming each missing or bad file."""
     issues: list[ConfigIssue] = []
@@ -73,36 +119,40 @@ def read_local_inputs(root: Path, *, deploy_key_required: bool) -> LocalInputs:
         age_public, age_private = read_age_key(root / AGE_KEY_FILE)
     except FileNotFoundError:
         issues.append(ConfigIssue(AGE_KEY_FILE, "", "file not found; run `inv init` to create it"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        issues.append(ConfigIssue(AGE_KEY_FILE, "", f"not an age key file: {exc}"))
+    except UnreadableInput as exc:
+        issues.append(ConfigIssue(AGE_KEY_FILE, "", exc.reason, exc.line))
+    except ValueError as exc:
+        issues.append(ConfigIssue(AGE_KEY_FILE, "", f"not a usable age key file: {exc}"))
 
-    deploy_key = None
-    deploy_path = root / DEPLOY_KEY_FILE
-    if deploy_path.is_file():
-        deploy_key = deploy_path.read_text().strip() or None
-    if deploy_key_required and not deploy_key:
+    deploy_key = _read_secret_file(root / DEPLOY_KEY_FILE, issues) or None
+    if deploy_key_required and not deploy_key and not any(issue.file == DEPLOY_KEY_FILE for issue in issues):
         issues.append(ConfigIssue(DEPLOY_KEY_FILE, "", "required because repository_visibility is private; run `inv init`"))
 
-    push_token = ""
-    try:
-        push_token = (root / PUSH_TOKEN_FILE).read_text().strip()
+    push_token = _read_secret_file(root / PUSH_TOKEN_FILE, issues)
+    if push_token is None:
+        issues.append(ConfigIssue(PUSH_TOKEN_FILE, "", "file not found; run `inv init` to create it"))
+        push_token = ""
+    elif not any(issue.file == PUSH_TOKEN_FILE for issue in issues):
         if not push_token:
             issues.append(ConfigIssue(PUSH_TOKEN_FILE, "", "is empty; delete it and run `inv init`"))
-    except FileNotFoundError:
-        issues.append(ConfigIssue(PUSH_TOKEN_FILE, "", "file not found; run `inv init` to create it"))
+        elif not _TOKEN_FORM.match(push_token):
+            issues.append(ConfigIssue(PUSH_TOKEN_FILE, "", "must be one word of printable ASCII (no spaces, quotes "
+                                                           "or backslashes); delete it and run `inv init` for a new one"))
 
     tunnel_id = token = ""
     try:
-        credentials = json.loads((root / TUNNEL_FILE).read_text())
-        tunnel_id = str(credentials["TunnelID"])
+        credentials = read_tunnel_credentials(root / TUNNEL_FILE)
+        tunnel_id = credentials["TunnelID"]
         token = tunnel_token(credentials)
     except FileNotFoundError:
         issues.append(ConfigIssue(
             TUNNEL_FILE, "",
             "file not found; create the tunnel with `cloudflared tunnel create --credentials-file "
             "cloudflare-tunnel.json kubernetes`"))
-    except (ValueError, KeyError, TypeError) as exc:
-        issues.append(ConfigIssue(TUNNEL_FILE, "", f"expected JSON with AccountTag, TunnelID and TunnelSecret ({exc!s})"))
+    except UnreadableInput as exc:
+        issues.append(ConfigIssue(TUNNEL_FILE, "", exc.reason, exc.line))
+    except ValueError as exc:
+        issues.append(ConfigIssue(TUNNEL_FILE, "", f"expected JSON with string AccountTag, TunnelID and TunnelSecret: {exc}"))
 
     if issues:
         raise ConfigError(issues)

@@ -31,6 +31,25 @@ def b64encode(value: str) -> str:
     return base64.b64encode(str(value).encode()).decode()
 
 
+_YAML_UNSAFE_PRINTABLE = {"\u2028", "\u2029", "\u0085", "\ufeff"}  # read as line breaks or dropped
+
+
+def yaml_quote(value: Any) -> str:
+    """`value` as a YAML double-quoted scalar that every YAML reader (ruamel, go-yaml) reads back
+    as exactly `str(value)`: quotes and backslashes are escaped, anything not printable becomes
+    an escape sequence, so a value can never close its quotes or start a new line or key."""
+    escaped = []
+    for char in str(value):
+        if char in '"\\':
+            escaped.append("\\" + char)
+        elif char.isprintable() and char not in _YAML_UNSAFE_PRINTABLE:
+            escaped.append(char)
+        else:
+            code = ord(char)
+            escaped.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return '"' + "".join(escaped) + '"'
+
+
 def to_yaml(value: Any) -> str:
     """A value as YAML (block style, keys in the given order), without a trailing newline."""
     import io
@@ -63,7 +82,7 @@ def make_environment(template_root: Path):
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
-    environment.filters.update(nthhost=nthhost, b64encode=b64encode, to_yaml=to_yaml)
+    environment.filters.update(nthhost=nthhost, b64encode=b64encode, to_yaml=to_yaml, yaml_quote=yaml_quote)
     return environment
 
 
@@ -96,7 +115,8 @@ def render_templates(template_root: Path, context: Mapping[str, Any]) -> dict[st
             text = environment.get_template(template.as_posix()).render(context)
         except jinja2.TemplateSyntaxError as exc:
             raise RenderError(f"templates/config/{template}:{exc.lineno}: syntax error: {exc.message}") from None
-        except Exception as exc:  # undefined names, failing filters, type errors inside templates
+        except (jinja2.TemplateError, TypeError, ValueError, KeyError, IndexError, AttributeError,
+                ArithmeticError) as exc:  # undefined names, failing filters, type errors inside templates
             line = _template_line(exc, template_root / template)
             where = f"templates/config/{template}" + (f":{line}" if line else "")
             raise RenderError(f"{where}: {type(exc).__name__}: {exc}") from None

@@ -34,7 +34,10 @@ MIN_SECRET_LENGTH = 4
 
 
 class Redactor:
-    """Masks registered secret values (and their base64 forms) in any text."""
+    """Masks registered secret values (and their base64 forms) in any text.
+
+    Every value any redactor learns is also known to `redact_known`, the last filter an error
+    message passes on its way to the operator, whichever executor registered the secret."""
 
     def __init__(self, secrets: Iterable[str] = ()):
         self._lock = threading.Lock()
@@ -49,6 +52,8 @@ class Redactor:
                 for form in _secret_forms(value):
                     if len(form) >= MIN_SECRET_LENGTH:
                         self._values.add(form)
+                        if self is not _KNOWN:
+                            _KNOWN.add(form)
 
     def redact(self, text: str) -> str:
         if not text:
@@ -62,6 +67,14 @@ class Redactor:
 
     def __contains__(self, value: str) -> bool:
         return value in self._values
+
+
+_KNOWN = Redactor()
+
+
+def redact_known(text: str) -> str:
+    """`text` with every secret any redactor in this process has learnt masked."""
+    return _KNOWN.redact(text)
 
 
 def _secret_forms(value: str) -> set[str]:
@@ -173,9 +186,11 @@ class Executor:
         input: str | bytes | None = None,
         timeout: float | None = None,
         check: bool = True,
+        drop_env: tuple[str, ...] = (),
     ) -> CommandResult:
         """Run `argv` (no shell). `env` is added to the environment and never reported, so
-        credentials travel there, not on the command line."""
+        credentials travel there, not on the command line. Inherited variables whose names start
+        with a prefix in `drop_env` are removed first (the operator's settings for that tool)."""
         argv = tuple(str(a) for a in argv)
         shown = self.display(argv)
         detail = f"env: {', '.join(sorted(env))}" if env else ""
@@ -195,7 +210,8 @@ class Executor:
             if check:
                 raise CommandError(shown, 127, str(missing)) from None
             return CommandResult(argv, 127, "", str(missing), dry=True)
-        full_env = dict(self.base_env if self.base_env is not None else os.environ)
+        full_env = {name: value for name, value in (self.base_env if self.base_env is not None else os.environ).items()
+                    if not name.startswith(drop_env)}
         if env:
             full_env.update(env)
         limit = self.default_timeout if timeout is None else timeout

@@ -4,6 +4,10 @@ sops produces new ciphertext on every call, so re-encrypting unchanged secrets w
 every `configure`. Instead the current file is decrypted and compared with the new plaintext (as
 YAML data, since sops re-indents); when they match and the file is encrypted for the current age
 key, its bytes are kept as they are. Plaintext never touches the disk: sops reads it from stdin.
+
+sops runs without the operator's `SOPS_*` settings (see `tools.sops`), and every file it returns
+must be encrypted for exactly the configured age recipient and no other key: a foreign recipient
+or a KMS/PGP key group means the rules were overridden, and the file is refused.
 """
 
 from __future__ import annotations
@@ -15,8 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ClusterTemplateError
+from .readfile import UnreadableInput, read_text
 from .run import Executor
 from .tools import sops
+from .yamlload import YamlError, load
+
+# Key groups sops can encrypt a data key for besides age; the project configures none of them.
+OTHER_KEY_GROUPS = ("pgp", "kms", "gcp_kms", "azure_kv", "hc_vault")
 
 SOPS_CONFIG = ".sops.yaml"
 PARALLEL_SOPS_CALLS = 4
@@ -32,12 +41,6 @@ def is_secret_path(path: str) -> bool:
     return ".sops." in name and name != SOPS_CONFIG
 
 
-def _load_yaml(text: str) -> Any:
-    from ruamel.yaml import YAML
-
-    return YAML(typ="safe", pure=True).load(text)
-
-
 def _recipients(document: Any) -> set[str]:
     metadata = document.get("sops") if isinstance(document, dict) else None
     if not isinstance(metadata, dict):
@@ -45,20 +48,31 @@ def _recipients(document: Any) -> set[str]:
     return {entry.get("recipient") for entry in metadata.get("age") or [] if isinstance(entry, dict)}
 
 
-def _reusable(ex: Executor, current: Path, plaintext: bytes, age_public_key: str, age_key_file: Path) -> bool:
-    """Whether the file at `current` already holds `plaintext`, encrypted for `age_public_key`."""
-    if not current.is_file():
+def encrypted_for_exactly(document: Any, age_public_key: str) -> bool:
+    """Whether a sops document's data key is encrypted for `age_public_key` and nothing else."""
+    metadata = document.get("sops") if isinstance(document, dict) else None
+    if not isinstance(metadata, dict) or any(metadata.get(group) for group in OTHER_KEY_GROUPS):
+        return False
+    return _recipients(document) == {age_public_key}
+
+
+def _reusable(ex: Executor, current: Path, plaintext: Any, age_public_key: str, age_key_file: Path) -> bool:
+    """Whether the file at `current` already holds `plaintext` (parsed), encrypted for `age_public_key`."""
+    try:
+        text = read_text(current, label=str(current))
+    except (FileNotFoundError, UnreadableInput):
         return False
     try:
-        if _recipients(_load_yaml(current.read_text())) != {age_public_key}:
+        if not encrypted_for_exactly(load(text, source=str(current)), age_public_key):
             return False
         decrypted = sops.decrypt(ex, current, age_key_file=age_key_file)
-    except ClusterTemplateError:
-        return False  # unreadable with this key: re-encrypt
-    except Exception:  # not YAML, not UTF-8: re-encrypt
+    except ClusterTemplateError:  # not YAML, or unreadable with this key: re-encrypt
         return False
     ex.redactor.add(decrypted)
-    return _load_yaml(decrypted) == _load_yaml(plaintext.decode())
+    try:
+        return load(decrypted, source=str(current), secret=True) == plaintext
+    except YamlError:
+        return False
 
 
 def encrypt_outputs(
@@ -86,13 +100,15 @@ def encrypt_outputs(
 
         def secure(path: str) -> tuple[str, bytes]:
             plaintext = rendered[path]
+            # A value that broke the rendered YAML must not be quoted by the parser's message.
+            parsed = load(plaintext.decode(), source=path, secret=True)
             current = root / path
-            if _reusable(ex, current, plaintext, age_public_key, age_key_file):
+            if _reusable(ex, current, parsed, age_public_key, age_key_file):
                 return path, current.read_bytes()
             if ex.dry:
                 return path, plaintext
             ciphertext = sops.encrypt_stdin(ex, plaintext, config=config, filename=path, age_key_file=age_key_file)
-            _check_encrypted(path, ciphertext, plaintext)
+            check_encrypted(path, ciphertext, plaintext, age_public_key)
             return path, ciphertext.encode()
 
         with ThreadPoolExecutor(max_workers=PARALLEL_SOPS_CALLS) as pool:
@@ -101,9 +117,16 @@ def encrypt_outputs(
     return result
 
 
-def _check_encrypted(path: str, ciphertext: str, plaintext: bytes) -> None:
-    document = _load_yaml(ciphertext)
+def check_encrypted(path: str, ciphertext: str, plaintext: bytes, age_public_key: str) -> None:
+    """Refuse sops output that is not encrypted, or not for exactly the configured recipient."""
+    document = load(ciphertext, source=path, secret=True)
     if not isinstance(document, dict) or "sops" not in document:
         raise EncryptionError(f"{path}: sops returned output without encryption metadata")
     if ciphertext.encode() == plaintext or "ENC[" not in ciphertext:
         raise EncryptionError(f"{path}: sops left every value unencrypted; check the rules in {SOPS_CONFIG}")
+    if not encrypted_for_exactly(document, age_public_key):
+        found = sorted(filter(None, _recipients(document))) + [
+            group for group in OTHER_KEY_GROUPS if document["sops"].get(group)]
+        raise EncryptionError(
+            f"{path}: sops encrypted it for {', '.join(found) or 'no age recipient'} instead of exactly "
+            f"{age_public_key} (age.key); check {SOPS_CONFIG} and any SOPS_* settings")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -13,18 +12,7 @@ from cluster_template import outputs
 from cluster_template.run import Executor
 from cluster_template.tools.sops import sops_command
 
-from ..conftest import Project, copy_project
-
-MINIMAL = Path(__file__).parent / "minimal_templates"
-
-
-@pytest.fixture
-def small(tmp_path) -> Project:
-    project = copy_project(tmp_path / "repo", templates=MINIMAL)
-    assert project.inv("init").returncode == 0
-    (project.root / "cloudflare-tunnel.json").write_text(
-        (project.root / "templates/samples/cloudflare-tunnel.sample.json").read_text())
-    return project
+from ..conftest import Project
 
 
 def decrypt(project: Project, path: str) -> str:
@@ -71,14 +59,14 @@ def test_configure_renders_encrypts_and_is_idempotent(small):
     files = generated(small)
     assert set(files) == {".sops.yaml", ".generated-files", "kubernetes/apps/default/secret.sops.yaml",
                           "kubernetes/apps/default/settings.yaml", "kubernetes/apps/default/spegel.yaml",
-                          "talos/talsecret.sops.yaml"}
+                          "talos/cluster-secret.sops.yaml"}
     secret = files["kubernetes/apps/default/secret.sops.yaml"].decode()
     assert "replace-me-with-your-cloudflare-api-token" not in secret and "ENC[AES256_GCM" in secret
     assert "name: cloudflare" in secret  # only data/stringData are encrypted
     assert "replace-me-with-your-cloudflare-api-token" in decrypt(small, "kubernetes/apps/default/secret.sops.yaml")
     token = (small.root / "github-push-token.txt").read_text().strip()
-    assert token not in files["talos/talsecret.sops.yaml"].decode()
-    assert token in decrypt(small, "talos/talsecret.sops.yaml")
+    assert token not in files["talos/cluster-secret.sops.yaml"].decode()
+    assert token in decrypt(small, "talos/cluster-secret.sops.yaml")
 
     again = small.inv("configure", "--yes")
     assert again.returncode == 0, again.stderr

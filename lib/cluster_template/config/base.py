@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+
+from .types import check_plain_text, is_secret_field
 
 if TYPE_CHECKING:
     from .model import ClusterConfig, NodesConfig
@@ -20,6 +22,16 @@ class Settings(BaseModel):
     """A group of `cluster.yaml` keys. Unknown keys are refused; values are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _plain_text_only(cls, value: object, info: ValidationInfo) -> object:
+        """Every string, in every group, at any depth: no control characters or line breaks (no
+        key needs one, and in a template they become YAML structure), no `${` (Flux would
+        substitute it), and a credential is not blank."""
+        field = cls.model_fields.get(info.field_name or "")
+        check_plain_text(value, secret=field is not None and is_secret_field(field))
+        return value
 
 
 # A rule yields (key, message) pairs; `key` names the cluster.yaml key (or "nodes[i].field" for a

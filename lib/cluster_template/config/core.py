@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from .base import Settings, is_set, rule, set_together
-from .types import ASN, FQDN, DNSLabel, HttpURL, IPv4, IPv4CIDR, release_version, secret
+from .types import ASN, FQDN, DNSLabel, GitBranch, HttpURL, IPv4, IPv4CIDR, Token, release_version, secret
 
 DEFAULT_TALOS_VERSION = "v1.12.11"
 DEFAULT_KUBERNETES_VERSION = "v1.35.4"
@@ -48,13 +48,13 @@ class CoreSettings(Settings):
 
     # -- Cloudflare and the repository ------------------------------------------------------
     cloudflare_domain: FQDN = Field(description="Domain managed in Cloudflare, e.g. example.com.")
-    cloudflare_token: str = secret(
+    cloudflare_token: Token = secret(
         ..., min_length=1,
         description="Cloudflare API token with Zone:DNS:Edit and Account:Cloudflare Tunnel:Read.")
     repository_name: str = Field(
         pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
         description="GitHub repository Flux syncs from, as owner/name.")
-    repository_branch: str = Field("main", min_length=1, description="Branch Flux syncs from.")
+    repository_branch: GitBranch = Field("main", description="Branch Flux syncs from (a valid git branch name).")
     repository_visibility: Literal["public", "private"] = Field(
         "public", description="private: Flux uses the deploy key (github-deploy.key) over SSH.")
 
@@ -78,7 +78,7 @@ class CoreSettings(Settings):
     # -- UniFi DNS --------------------------------------------------------------------------
     unifi_host: HttpURL | None = Field(
         None, description="UniFi controller URL (UniFi Network 9.0+); with unifi_api_key replaces k8s-gateway.")
-    unifi_api_key: str | None = secret(None, description="UniFi API key for external-dns.")
+    unifi_api_key: Token | None = secret(None, description="UniFi API key for external-dns.")
     unifi_site: str = Field("default", min_length=1, description="UniFi site name.")
 
     # -- versions ---------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ConfigIssue
+from ..readfile import UnreadableInput, read_text
+from ..run import REDACTED
 from .base import RULES
 
 CLUSTER_FILE = "cluster.yaml"
@@ -45,9 +47,10 @@ class _Document:
                 if isinstance(part, int) and hasattr(node, "lc") and isinstance(node, list):
                     line = node.lc.item(part)[0] + 1
                     node = node[part]
-                elif hasattr(node, "lc") and isinstance(node, dict) and part in node:
-                    line = node.lc.key(part)[0] + 1
-                    node = node[part]
+                elif hasattr(node, "lc") and isinstance(node, dict) and _key_in(node, part) is not _ABSENT:
+                    key = _key_in(node, part)  # `123:` or `true:` in the file is the key "123" / "True" here
+                    line = node.lc.key(key)[0] + 1
+                    node = node[key]
                 else:
                     break
             except (KeyError, IndexError, TypeError, AttributeError):
@@ -55,6 +58,16 @@ class _Document:
         if line is None and hasattr(self.tree, "lc"):
             return None
         return line
+
+
+_ABSENT = object()
+
+
+def _key_in(mapping: dict, part: Any) -> Any:
+    """The key of `mapping` that `_plain` turned into `part`, or _ABSENT."""
+    if part in mapping:
+        return part
+    return next((key for key in mapping if str(key) == str(part)), _ABSENT)
 
 
 MAX_VALUES = 100_000
@@ -87,39 +100,31 @@ def _plain(node: Any, budget: list[int] | None = None) -> Any:
 
 def _parse(path: Path, issues: list[ConfigIssue]) -> _Document | None:
     name = path.name
-    if not path.is_file():
+    try:
+        text = read_text(path, limit=MAX_CONFIG_BYTES, label=name)
+    except FileNotFoundError:
         hint = "run `inv init` to create it from the sample" if name in (CLUSTER_FILE, NODES_FILE) else ""
         issues.append(ConfigIssue(name, "", f"file not found; {hint}".rstrip("; ")))
         return None
-    raw = path.read_bytes()
-    if len(raw) > MAX_CONFIG_BYTES:
-        issues.append(ConfigIssue(name, "", f"file is {len(raw)} bytes; refusing anything over {MAX_CONFIG_BYTES}"))
-        return None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        issues.append(ConfigIssue(name, "", "is not UTF-8 text (binary content?)", line))
+    except UnreadableInput as exc:
+        issues.append(ConfigIssue(name, "", exc.reason, exc.line))
         return None
     if "\x00" in text:
         issues.append(ConfigIssue(name, "", "contains NUL bytes (binary content?)", text[: text.index("\x00")].count("\n") + 1))
         return None
 
     from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.error import YAMLError
 
-    yaml = YAML(typ="rt")
+    from ..yamlload import describe
+
+    yaml = YAML(typ="rt")  # round-trip: keeps every key's line for the messages
     yaml.allow_duplicate_keys = False
     try:
         tree = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
-        issues.append(ConfigIssue(name, "", f"invalid YAML: {_one_line(problem)}", line))
-        return None
     except (YAMLError, RecursionError, ValueError) as exc:
-        issues.append(ConfigIssue(name, "", f"invalid YAML: {_one_line(str(exc))}"))
+        line, problem = describe(exc)
+        issues.append(ConfigIssue(name, "", f"invalid YAML: {problem}", line))
         return None
     if tree is None:
         issues.append(ConfigIssue(name, "", "file is empty; start from the sample (`inv init`)"))
@@ -133,10 +138,6 @@ def _parse(path: Path, issues: list[ConfigIssue]) -> _Document | None:
     except _TooManyValues:
         issues.append(ConfigIssue(name, "", f"file holds more than {MAX_VALUES} values (nested YAML aliases?)"))
         return None
-
-
-def _one_line(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def _location_key(location: tuple[Any, ...]) -> str:
@@ -197,6 +198,11 @@ def _describe(model: type, error: dict[str, Any], location: tuple[Any, ...]) -> 
     message = error["msg"]
     message = re.sub(r"^(Value error|Assertion failed), ", "", message)
     given = error.get("input")
+    if _is_secret_location(model, location):
+        # Never echo a credential, not even a mistyped one: it may be a real token one typo off.
+        for form in {str(given), repr(given)} if given not in (None, "") else ():
+            message = message.replace(form, REDACTED)
+        return message
     if kind.endswith(("_type", "_parsing")) and not isinstance(given, (dict, list)):
         return f"{message} (got {given!r})"
     return message
@@ -210,6 +216,13 @@ def _unsupported_seed_key(model: type, location: tuple[Any, ...]) -> str | None:
     if model is not ClusterConfig or len(location) != 1:
         return None
     return unsupported_seed_key(str(location[0]))
+
+
+def _is_secret_location(model: type, location: tuple[Any, ...]) -> bool:
+    from .types import is_secret_field
+
+    field = getattr(model, "model_fields", {}).get(location[0]) if location else None
+    return field is not None and is_secret_field(field)
 
 
 def _fields_at(model: type, location: tuple[Any, ...]) -> list[str]:

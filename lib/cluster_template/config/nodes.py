@@ -6,7 +6,7 @@ from pydantic import AfterValidator, Field
 from typing_extensions import Annotated
 
 from .base import Settings, rule
-from .types import DNSLabel, IPv4
+from .types import DNSLabel, InstallDisk, IPv4, KernelModule
 
 RESERVED_NODE_NAMES = ("global", "controller", "worker")
 
@@ -22,8 +22,7 @@ class Node(Settings):
         description="Host name of the node; a DNS label, not global/controller/worker.")
     address: IPv4 = Field(description="Static IPv4 address of the node, inside node_cidr.")
     controller: bool = Field(description="true for a control-plane node.")
-    disk: str = Field(
-        min_length=1,
+    disk: InstallDisk = Field(
         description="Install disk: a device path (/dev/sda) or a disk serial (from `talosctl get disks --insecure`).")
     mac_addr: str = Field(
         pattern=r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$",
@@ -33,7 +32,7 @@ class Node(Settings):
     mtu: int = Field(1500, ge=1450, le=9000, description="MTU of the node's link.")
     secureboot: bool = Field(False, description="Install with the secure-boot installer image.")
     encrypt_disk: bool = Field(False, description="Encrypt STATE and EPHEMERAL with LUKS2 sealed by the TPM.")
-    kernel_modules: list[str] = Field([], description="Extra kernel modules to load (e.g. nvidia, zfs).")
+    kernel_modules: list[KernelModule] = Field([], description="Extra kernel modules to load (module names, e.g. nvidia, zfs).")
     vm_id: int | None = Field(None, ge=100, le=999999999, description="Proxmox VM ID.")
     vm_cores: int | None = Field(None, ge=1, le=64, description="Proxmox VM cores (overrides the role default).")
     vm_sockets: int | None = Field(None, ge=1, le=4, description="Proxmox VM sockets (overrides the role default).")

@@ -110,6 +110,64 @@ KubeQuantity = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(m|[KMGTPE]i?|[k
 Cron = Annotated[str, Field(pattern=r"^(@(yearly|monthly|weekly|daily|hourly)|([0-9*,/-]+\s+){4}[0-9*,/-]+)$")]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def check_plain_text(value: Any, *, secret: bool = False) -> None:
+    """ValueError for a string (or a string inside a list or mapping) that holds a control
+    character or line break, or `${`, or is blank when `secret`. The message never shows a secret."""
+    if isinstance(value, str):
+        shown = "the value" if secret else repr(value)
+        if _CONTROL.search(value):
+            raise ValueError(f"{shown} contains a control character or line break; write it on one line "
+                             f"without tabs or escapes")
+        if "${" in value:
+            raise ValueError(f"{shown} contains '${{', which Flux would replace with a cluster setting")
+        if secret and not value.strip():
+            raise ValueError("is blank (only whitespace); set the real credential or remove the key")
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            check_plain_text(item, secret=secret)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_plain_text(key)
+            check_plain_text(item, secret=secret)
+
+
+def _git_branch(value: str) -> str:
+    """The rules of `git check-ref-format --branch`, so Flux can check the branch out."""
+    bad = (not value or value.startswith(("-", "/", ".")) or value.endswith(("/", ".", ".lock"))
+           or value == "@" or any(part in value for part in ("..", "//", "@{", "/."))
+           or re.search(r"[\x00-\x20\x7f~^:?*\[\\\"']", value) is not None)
+    if bad:
+        raise ValueError(f"{value!r} is not a valid git branch name (no spaces, quotes, ~ ^ : ? * [ \\, '..', "
+                         f"'@{{', leading '-' or '/', trailing '/', '.' or '.lock')")
+    return value
+
+
+_DEVICE_PATH = re.compile(r"^/dev/[A-Za-z0-9][A-Za-z0-9/_.:+-]*$")
+_DISK_SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+-]*$")
+
+
+def _install_disk(value: str) -> str:
+    if value.startswith("/"):
+        if not _DEVICE_PATH.match(value) or "/../" in value + "/":
+            raise ValueError(f"{value!r} is not a device path like /dev/sda or /dev/disk/by-id/...")
+    elif not _DISK_SERIAL.match(value):
+        raise ValueError(f"{value!r} is neither a device path (/dev/...) nor a disk serial (letters, digits, "
+                         f"'_', '.', ':', '+', '-'; from `talosctl get disks --insecure`)")
+    return value
+
+
+TOKEN_PATTERN = r"^[\x21\x23-\x26\x28-\x5b\x5d-\x7e]+$"
+
+GitBranch = Annotated[str, AfterValidator(_git_branch), WithJsonSchema({"type": "string", "minLength": 1})]
+InstallDisk = Annotated[str, AfterValidator(_install_disk), WithJsonSchema({"type": "string", "minLength": 1})]
+KernelModule = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+# An API token: printable ASCII without whitespace, quotes or backslashes.
+Token = Annotated[str, Field(pattern=TOKEN_PATTERN)]
+
+
 def secret(default: Any = None, *, description: str, **kwargs: Any) -> Any:
     """A field whose value is a credential: encrypted in outputs and redacted everywhere else."""
     extra = dict(kwargs.pop("json_schema_extra", None) or {})

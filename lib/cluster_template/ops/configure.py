@@ -21,6 +21,7 @@ from ..errors import ClusterTemplateError, Refused
 from ..inputs import AGE_KEY_FILE, read_local_inputs
 from ..render import render_templates
 from ..run import Executor
+from ..safepath import inside
 from ..secrets import encrypt_outputs
 
 TEMPLATE_DIR = Path("templates") / "config"
@@ -61,8 +62,10 @@ def configure(
     *,
     confirm: Callable[[outputs.OutputPlan], bool],
     validate_output: OutputValidator | None = None,
+    settle: bool = True,
 ) -> ConfigureResult:
-    recovered = outputs.recover(ex, root)
+    state_file = inside(root, fingerprint.STATE_FILE)  # refused now, not after the swap
+    recovered = outputs.recover(ex, root, replan=True) if settle else None
     inputs_digest = fingerprint.inputs_digest(root)  # before reading: an edit during the run is seen next time
     _, context = build_context(root, ex)
     rendered = render_templates(root / TEMPLATE_DIR, context)
@@ -91,8 +94,8 @@ def configure(
         raise
     outputs.commit(ex, root, plan)
     state = {"inputs": inputs_digest, "outputs": fingerprint.outputs_digest(root)}
-    ex.write_file(root / fingerprint.STATE_FILE, json.dumps(state, indent=1) + "\n", label=str(fingerprint.STATE_FILE),
-                  quiet=True)
+    ex.write_file(state_file, json.dumps(state, indent=1) + "\n",
+                  label=str(fingerprint.STATE_FILE), quiet=True)
     return ConfigureResult(plan, summary, recovered)
 
 

@@ -104,6 +104,7 @@ def check_files(root: Path) -> list[FileStatus]:
     from ..config.load import load_config
     from ..errors import ConfigError
     from ..inputs import AGE_KEY_FILE, read_age_key
+    from ..readfile import UnreadableInput
 
     statuses = []
     try:
@@ -112,7 +113,7 @@ def check_files(root: Path) -> list[FileStatus]:
         statuses.append(FileStatus(AGE_KEY_FILE, mode == 0, "readable by others: chmod 600 age.key" if mode else "ok"))
     except FileNotFoundError:
         statuses.append(FileStatus(AGE_KEY_FILE, False, "missing: run `inv init`"))
-    except ValueError as exc:
+    except (ValueError, UnreadableInput) as exc:
         statuses.append(FileStatus(AGE_KEY_FILE, False, f"invalid: {exc}"))
     sops_rules = root / ".sops.yaml"
     statuses.append(FileStatus(".sops.yaml", sops_rules.is_file(),

@@ -77,9 +77,9 @@ class InfraCredentials:
 
 def parse_credentials(text: str) -> InfraCredentials:
     """The credentials in the decrypted secrets file; every value must be a non-empty string."""
-    from ruamel.yaml import YAML
+    from ..yamlload import load
 
-    data = YAML(typ="safe", pure=True).load(text) or {}
+    data = load(text, source=str(SECRETS_FILE), secret=True) or {}
     if not isinstance(data, dict):
         raise InfraError(f"{SECRETS_FILE} is not a mapping of credentials; run `inv configure` to rewrite it")
     missing = [key for key in (*BACKEND_KEYS, *PROVIDER_KEYS)

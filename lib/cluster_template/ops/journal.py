@@ -22,6 +22,7 @@ from typing import Any
 
 from ..errors import ClusterTemplateError
 from ..run import Executor
+from ..safepath import inside
 
 JOURNAL_DIR = Path(".inv") / "journal"
 FORMAT = 1
@@ -42,7 +43,7 @@ class Journal:
         self.root = Path(root)
         self.ex = ex
         self.relative = JOURNAL_DIR / f"{name}.json"
-        self.path = self.root / self.relative
+        self.path = inside(self.root, self.relative)  # never through a symlinked .inv/ out of the repository
         self._lock = threading.Lock()
         self._data: dict[str, Any] = self._read()
 

@@ -9,7 +9,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ClusterTemplateError
-from ..inputs import AGE_KEY_FILE
+from .. import yamlload
+from ..inputs import AGE_KEY_FILE, read_age_key
+from ..readfile import UnreadableInput, read_text
+from ..secrets import check_encrypted
 from ..run import Executor
 from ..tools import sops
 
@@ -33,15 +36,21 @@ class GeneratedTalosConfig:
 
 
 def read_talconfig(root: Path):
-    """The rendered talos/talconfig.yaml, parsed and checked."""
-    from ruamel.yaml import YAML
-
+    """The rendered talos/talconfig.yaml (which `template.tidy` invites editing), parsed and checked."""
     from ..talos import parse_talconfig
 
-    path = root / TALCONFIG
-    if not path.is_file():
-        raise ClusterTemplateError(f"{TALCONFIG} not found; run `inv configure` first")
-    return parse_talconfig(YAML(typ="safe").load(path.read_text()), source=str(TALCONFIG))
+    try:
+        text = read_text(root / TALCONFIG, label=str(TALCONFIG))
+    except FileNotFoundError:
+        raise ClusterTemplateError(f"{TALCONFIG} not found; run `inv configure` first") from None
+    return parse_talconfig(yamlload.load(text, source=str(TALCONFIG)), source=str(TALCONFIG))
+
+
+def age_public_key(root: Path) -> str:
+    try:
+        return read_age_key(root / AGE_KEY_FILE)[0]
+    except (FileNotFoundError, ValueError, UnreadableInput) as exc:
+        raise ClusterTemplateError(f"{AGE_KEY_FILE}: {exc}") from None
 
 
 def load_or_create_secrets(root: Path, ex: Executor):
@@ -61,8 +70,8 @@ def load_or_create_secrets(root: Path, ex: Executor):
     ex.redactor.add(*bundle.secret_values())
     ciphertext = sops.encrypt_stdin(ex, dump_secrets(bundle).encode(), config=root / ".sops.yaml",
                                     filename=str(SECRETS_FILE), age_key_file=root / AGE_KEY_FILE)
-    if not ex.dry and "ENC[" not in ciphertext:
-        raise ClusterTemplateError(f"sops did not encrypt {SECRETS_FILE}; check the talos rule in .sops.yaml")
+    if not ex.dry:
+        check_encrypted(str(SECRETS_FILE), ciphertext, b"", age_public_key(root))
     ex.write_file(path, ciphertext, mode=0o600, label=str(SECRETS_FILE))
     return bundle, True
 

@@ -11,6 +11,9 @@ from pathlib import Path
 from ..run import Executor
 
 TIMEOUT = 60.0
+# The operator's own sops settings (SOPS_AGE_RECIPIENTS, SOPS_PGP_FP, SOPS_KMS_ARN, ...) override
+# .sops.yaml and the project's key; sops runs with none of them, only the age key file it is given.
+OPERATOR_SETTINGS = ("SOPS_",)
 
 
 def sops_command() -> str:
@@ -33,6 +36,7 @@ def encrypt_stdin(ex: Executor, plaintext: bytes, *, config: Path, filename: str
         [sops_command(), "--config", str(config), "--encrypt", "--filename-override", filename,
          "--input-type", "yaml", "--output-type", "yaml", "/dev/stdin"],
         readonly=True, env=age_env(age_key_file), input=plaintext.decode(), timeout=TIMEOUT,
+        drop_env=OPERATOR_SETTINGS,
     )
     return result.stdout
 
@@ -41,6 +45,6 @@ def decrypt(ex: Executor, encrypted_file: Path, *, age_key_file: Path) -> str:
     """Plaintext of an encrypted YAML file. Register the result as a secret before reporting it."""
     result = ex.run(
         [sops_command(), "--decrypt", "--input-type", "yaml", "--output-type", "yaml", str(encrypted_file)],
-        readonly=True, env=age_env(age_key_file), timeout=TIMEOUT,
+        readonly=True, env=age_env(age_key_file), timeout=TIMEOUT, drop_env=OPERATOR_SETTINGS,
     )
     return result.stdout

@@ -1,0 +1,76 @@
+"""The one way the project reads a YAML file it did not just write itself, and the one way a YAML
+error becomes a message.
+
+Files an operator edits by hand (`talos/talconfig.yaml`, the infrastructure YAML) and files that
+hold secrets (decrypted sops output, a rendered secret before encryption) are read here. Errors
+become `YamlError`: `file:line: problem` on one line. For a secret (`secret=True`) the problem text
+is dropped, since ruamel quotes the offending characters and those are the secret.
+YAML 1.2 (ruamel's default): `on`/`off`/`yes` stay strings, as Go decoders read them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .errors import ClusterTemplateError
+
+
+class YamlError(ClusterTemplateError):
+    """A YAML text did not parse. `line` is 1-based when known."""
+
+    def __init__(self, source: str, problem: str, line: int | None = None):
+        self.source, self.problem, self.line = source, problem, line
+        where = source if line is None else f"{source}:{line}"
+        super().__init__(f"{where}: invalid YAML: {problem}")
+
+
+def describe(error: BaseException, *, secret: bool = False) -> tuple[int | None, str]:
+    """(1-based line or None, one-line problem) for an exception a ruamel loader raised."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    if isinstance(error, RecursionError):
+        return line, "nested too deeply"
+    if secret:
+        return line, f"{type(error).__name__} (the text is not shown: it holds secrets)"
+    parts = [getattr(error, "context", None), getattr(error, "problem", None)]
+    problem = " ".join(str(part) for part in parts if part) or str(error)
+    return line, re.sub(r"\s+", " ", problem).strip() or type(error).__name__
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    from ruamel.yaml.error import YAMLError, YAMLStreamError
+
+    return (YAMLError, YAMLStreamError, RecursionError, ValueError, TypeError)
+
+
+def load(text: str, *, source: str, secret: bool = False) -> Any:
+    """The single document of `text` as plain Python data (None when empty)."""
+    from ruamel.yaml import YAML
+
+    try:
+        return YAML(typ="safe", pure=True).load(text)
+    except _errors() as error:
+        line, problem = describe(error, secret=secret)
+        raise YamlError(source, problem, line) from None
+
+
+def load_all(text: str, *, source: str, secret: bool = False) -> list[Any]:
+    """Every non-empty document of a multi-document `text`."""
+    from ruamel.yaml import YAML
+
+    try:
+        return [document for document in YAML(typ="safe", pure=True).load_all(text) if document is not None]
+    except _errors() as error:
+        line, problem = describe(error, secret=secret)
+        raise YamlError(source, problem, line) from None
+
+
+def load_mapping(text: str, *, source: str, secret: bool = False) -> dict[str, Any]:
+    """`load`, requiring a mapping (an empty text is an empty mapping)."""
+    data = load(text, source=source, secret=secret)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise YamlError(source, f"expected a mapping of keys to values, not a {type(data).__name__}", 1)
+    return data
