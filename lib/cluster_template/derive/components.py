@@ -268,6 +268,48 @@ def derive_obot(config: ClusterConfig, context: Context) -> dict[str, object]:
     }
 
 
+def _database(name: str, namespace: str, database: str, owner: str, password: str | None, instances: int,
+              storage: str, *, pgvector: bool, backup: object, s3_keys: tuple[object, object]) -> dict[str, object]:
+    """One entry of cnpg_databases: what _macros/postgres.j2 needs to render an app's database."""
+    return {
+        "name": name, "namespace": namespace, "database": database, "owner": owner, "password": password,
+        "instances": instances, "storage": storage, "pgvector": pgvector, "backup": bool(backup),
+        "bucket": BACKUP_BUCKETS[name][1], "s3_access_key": s3_keys[0], "s3_secret_key": s3_keys[1],
+    }
+
+
+def derive_cnpg_databases(config: ClusterConfig, context: Context) -> dict[str, object]:
+    """The CloudNativePG database of every enabled app that keeps its data in one, by app name.
+    Runs after the components, whose backup flags it reads."""
+    databases: dict[str, dict[str, object]] = {}
+    if not config.cnpg_enabled:
+        return {"cnpg_databases": databases}
+    if config.keycloak_enabled and config.keycloak_db_mode == "cnpg":
+        databases["keycloak"] = _database(
+            "keycloak", "identity", config.keycloak_db_name, config.keycloak_db_user, config.keycloak_db_password,
+            config.keycloak_db_instances, config.keycloak_storage_size, pgvector=False,
+            backup=context.get("keycloak_backup_enabled"),
+            s3_keys=(config.keycloak_s3_access_key, config.keycloak_s3_secret_key))
+    if config.litellm_enabled:
+        databases["litellm"] = _database(
+            "litellm", "ai-system", config.litellm_db_name, config.litellm_db_user, config.litellm_db_password,
+            config.litellm_db_instances, config.litellm_storage_size, pgvector=True,
+            backup=context.get("litellm_backup_enabled"),
+            s3_keys=(config.litellm_s3_access_key, config.litellm_s3_secret_key))
+    if config.langfuse_enabled:
+        databases["langfuse"] = _database(
+            "langfuse", "ai-system", "langfuse", "langfuse", config.langfuse_postgres_password,
+            config.langfuse_postgres_instances, config.langfuse_postgres_storage, pgvector=False,
+            backup=context.get("langfuse_backup_enabled"),
+            s3_keys=(context.get("langfuse_backup_s3_access_key"), context.get("langfuse_backup_s3_secret_key")))
+    if config.obot_enabled:
+        databases["obot"] = _database(
+            "obot", "ai-system", config.obot_postgres_db, config.obot_postgres_user, config.obot_db_password,
+            config.obot_postgresql_replicas, config.obot_postgresql_storage_size, pgvector=True,
+            backup=context.get("obot_backup_enabled"), s3_keys=(config.obot_s3_access_key, config.obot_s3_secret_key))
+    return {"cnpg_databases": databases}
+
+
 def derive_rustfs_buckets(config: ClusterConfig, context: Context) -> dict[str, object]:
     """Every bucket the rustfs-setup job creates: Loki's, an in-cluster Talos backup's, and the
     bucket of each enabled backup. Runs after the components, whose derived flags it reads."""
@@ -356,5 +398,6 @@ DERIVERS: list[Deriver] = [
     derive_langfuse,
     derive_obot,
     derive_proxmox,
+    derive_cnpg_databases,
     derive_rustfs_buckets,
 ]
