@@ -333,3 +333,26 @@ def test_a_new_consumer_is_one_entry_in_the_list(render, monkeypatch):
     policy = document(files, DRAGONFLY_POLICY, "CiliumNetworkPolicy", "dragonfly")["spec"]
     assert [entry["matchLabels"]["io.kubernetes.pod.namespace"]
             for entry in policy["ingress"][0]["fromEndpoints"]] == ["default", "reports"]
+
+
+def context_for(render: Renderer, settings: dict[str, object]) -> dict:
+    from cluster_template.ops.configure import build_context
+
+    render.project.write("cluster.yaml", cluster_yaml(render.project, settings))
+    return build_context(render.project.root, Executor())[1]
+
+
+def test_app_databases_back_up_with_their_own_keys_or_the_shared_ones(render):
+    keycloak = {**KEYCLOAK, "keycloak_db_mode": "cnpg", "keycloak_db_instances": 3}
+    database = context_for(render, {**CNPG_BACKUP, **keycloak})["cnpg_databases"]["keycloak"]
+    assert database == {
+        "name": "keycloak", "namespace": "identity", "database": "keycloak", "owner": "keycloak",
+        "password": "kc-db-pass", "instances": 3, "storage": "5Gi", "pgvector": False, "backup": True,
+        "bucket": "cnpg-backups", "s3_access_key": "cnpg-access", "s3_secret_key": "cnpg-secret-key"}
+    own = {"keycloak_s3_access_key": "kc-access", "keycloak_s3_secret_key": "kc-secret"}
+    database = context_for(render, {**CNPG_BACKUP, **keycloak, **own})["cnpg_databases"]["keycloak"]
+    assert (database["bucket"], database["s3_access_key"], database["backup"]) == ("keycloak-backups", "kc-access", True)
+    database = context_for(render, {**CNPG, **keycloak})["cnpg_databases"]["keycloak"]
+    assert database["backup"] is False
+    # Embedded mode has no CNPG database.
+    assert context_for(render, {**CNPG, **KEYCLOAK})["cnpg_databases"] == {}

@@ -268,13 +268,21 @@ def derive_obot(config: ClusterConfig, context: Context) -> dict[str, object]:
     }
 
 
-def _database(name: str, namespace: str, database: str, owner: str, password: str | None, instances: int,
-              storage: str, *, pgvector: bool, backup: object, s3_keys: tuple[object, object]) -> dict[str, object]:
-    """One entry of cnpg_databases: what _macros/postgres.j2 needs to render an app's database."""
+def _database(config: ClusterConfig, context: Context, name: str, namespace: str, database: str, owner: str,
+              password: str | None, instances: int, storage: str, *, pgvector: bool,
+              s3_keys: tuple[object, object]) -> dict[str, object]:
+    """One entry of cnpg_databases: what _macros/postgres.j2 needs to render an app's database.
+
+    The app's own backup (its keys, its bucket) comes first; without it, cnpg_backup_enabled backs
+    the database up to cnpg-backups with the cnpg_s3_* keys."""
+    backup_flag, bucket = BACKUP_BUCKETS[name]
+    if not context.get(backup_flag) and context.get("cnpg_backup_enabled"):
+        bucket, s3_keys = BACKUP_BUCKETS["cnpg"][1], (config.cnpg_s3_access_key, config.cnpg_s3_secret_key)
     return {
         "name": name, "namespace": namespace, "database": database, "owner": owner, "password": password,
-        "instances": instances, "storage": storage, "pgvector": pgvector, "backup": bool(backup),
-        "bucket": BACKUP_BUCKETS[name][1], "s3_access_key": s3_keys[0], "s3_secret_key": s3_keys[1],
+        "instances": instances, "storage": storage, "pgvector": pgvector,
+        "backup": _all(context.get(backup_flag) or context.get("cnpg_backup_enabled")),
+        "bucket": bucket, "s3_access_key": s3_keys[0], "s3_secret_key": s3_keys[1],
     }
 
 
@@ -284,29 +292,27 @@ def derive_cnpg_databases(config: ClusterConfig, context: Context) -> dict[str, 
     databases: dict[str, dict[str, object]] = {}
     if not config.cnpg_enabled:
         return {"cnpg_databases": databases}
-    if config.keycloak_enabled and config.keycloak_db_mode == "cnpg":
+    c = config
+    if c.keycloak_enabled and c.keycloak_db_mode == "cnpg":
         databases["keycloak"] = _database(
-            "keycloak", "identity", config.keycloak_db_name, config.keycloak_db_user, config.keycloak_db_password,
-            config.keycloak_db_instances, config.keycloak_storage_size, pgvector=False,
-            backup=context.get("keycloak_backup_enabled"),
-            s3_keys=(config.keycloak_s3_access_key, config.keycloak_s3_secret_key))
-    if config.litellm_enabled:
+            c, context, "keycloak", "identity", c.keycloak_db_name, c.keycloak_db_user, c.keycloak_db_password,
+            c.keycloak_db_instances, c.keycloak_storage_size, pgvector=False,
+            s3_keys=(c.keycloak_s3_access_key, c.keycloak_s3_secret_key))
+    if c.litellm_enabled:
         databases["litellm"] = _database(
-            "litellm", "ai-system", config.litellm_db_name, config.litellm_db_user, config.litellm_db_password,
-            config.litellm_db_instances, config.litellm_storage_size, pgvector=True,
-            backup=context.get("litellm_backup_enabled"),
-            s3_keys=(config.litellm_s3_access_key, config.litellm_s3_secret_key))
-    if config.langfuse_enabled:
+            c, context, "litellm", "ai-system", c.litellm_db_name, c.litellm_db_user, c.litellm_db_password,
+            c.litellm_db_instances, c.litellm_storage_size, pgvector=True,
+            s3_keys=(c.litellm_s3_access_key, c.litellm_s3_secret_key))
+    if c.langfuse_enabled:
         databases["langfuse"] = _database(
-            "langfuse", "ai-system", "langfuse", "langfuse", config.langfuse_postgres_password,
-            config.langfuse_postgres_instances, config.langfuse_postgres_storage, pgvector=False,
-            backup=context.get("langfuse_backup_enabled"),
+            c, context, "langfuse", "ai-system", "langfuse", "langfuse", c.langfuse_postgres_password,
+            c.langfuse_postgres_instances, c.langfuse_postgres_storage, pgvector=False,
             s3_keys=(context.get("langfuse_backup_s3_access_key"), context.get("langfuse_backup_s3_secret_key")))
-    if config.obot_enabled:
+    if c.obot_enabled:
         databases["obot"] = _database(
-            "obot", "ai-system", config.obot_postgres_db, config.obot_postgres_user, config.obot_db_password,
-            config.obot_postgresql_replicas, config.obot_postgresql_storage_size, pgvector=True,
-            backup=context.get("obot_backup_enabled"), s3_keys=(config.obot_s3_access_key, config.obot_s3_secret_key))
+            c, context, "obot", "ai-system", c.obot_postgres_db, c.obot_postgres_user, c.obot_db_password,
+            c.obot_postgresql_replicas, c.obot_postgresql_storage_size, pgvector=True,
+            s3_keys=(c.obot_s3_access_key, c.obot_s3_secret_key))
     return {"cnpg_databases": databases}
 
 
