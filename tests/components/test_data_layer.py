@@ -215,7 +215,10 @@ def test_plugin_version_picks_its_chart_and_waits_for_cert_manager(render):
 
 def test_database_macro_follows_the_keys(render):
     files = render({**CNPG_BACKUP, "cnpg_pgvector_enabled": True, "storage_class": "fast"})
-    cluster = document(files, DEMO + "db/cluster.yaml", "Cluster")["spec"]
+    cluster = document(files, DEMO + "db/cluster.yaml", "Cluster")
+    # Turning the app off never deletes its data.
+    assert cluster["metadata"]["annotations"] == {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+    cluster = cluster["spec"]
     assert cluster["storage"] == {"size": "2Gi", "storageClass": "fast"}
     assert cluster["postgresql"]["extensions"][0]["extension_control_path"] == ["/share"]
     assert cluster["plugins"][0]["parameters"] == {"barmanObjectName": "demo-postgres"}
