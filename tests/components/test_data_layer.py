@@ -83,7 +83,7 @@ def validate(project: Project):
                          talconfig_schema=SCHEMA_DIR / "talhelper/talconfig.schema.json")
 
 
-def secret_scripts(files: dict[str, bytes]) -> str:
+def bucket_script(files: dict[str, bytes]) -> str:
     return document(files, SETUP_JOB, "Job")["spec"]["template"]["spec"]["containers"][0]["command"][-1]
 
 
@@ -117,7 +117,7 @@ def test_everything_on_renders_and_validates(all_on):
     store = document(files, DEMO + "db/cluster.yaml", "ObjectStore")
     assert store["spec"]["retentionPolicy"] == "14d" and "retentionPolicy" not in store["spec"]["configuration"]
     assert store["spec"]["configuration"]["destinationPath"] == "s3://cnpg-backups/"
-    assert "for bucket in cnpg-backups dragonfly-backups;" in secret_scripts(files)
+    assert "for bucket in cnpg-backups dragonfly-backups;" in bucket_script(files)
 
 
 def test_credentials_only_encrypted_in_sops_files(all_on):
@@ -298,14 +298,14 @@ def test_dragonfly_snapshots_to_their_bucket(render):
     ks = document(files, CACHE_FILES + "dragonfly/ks.yaml", "Kustomization", "dragonfly")["spec"]
     assert ks["dependsOn"] == [{"name": "dragonfly-operator", "namespace": "cache"},
                                {"name": "rustfs-setup", "namespace": "storage"}]
-    assert "for bucket in dragonfly-backups;" in secret_scripts(files)
+    assert "for bucket in dragonfly-backups;" in bucket_script(files)
 
 
 def test_setup_job_creates_every_enabled_backup_bucket(render):
     keycloak_backup = {**KEYCLOAK, "keycloak_s3_access_key": "kc-access", "keycloak_s3_secret_key": "kc-secret"}
     files = render({**CNPG_BACKUP, **DRAGONFLY_BACKUP, **keycloak_backup, "loki_enabled": True})
     assert ("for bucket in loki-chunks loki-ruler loki-admin cnpg-backups keycloak-backups dragonfly-backups;"
-            in secret_scripts(files))
+            in bucket_script(files))
 
 
 @pytest.mark.parametrize("settings, key, message", [
