@@ -308,6 +308,12 @@ OFF = {
     "obot_audit_logs_enabled": False, "obot_monitoring_enabled": False, "obot_tracing_enabled": False,
     "obot_litellm_enabled": False,
     "google_idp_enabled": False, "github_idp_enabled": False, "microsoft_idp_enabled": False,
+    # The data layer (issue 15): values the templates read.
+    "rustfs_s3_url": None, "rustfs_buckets": [], "cnpg_barman_plugin_chart_version": "0.4.0",
+    "dragonfly_acl_users": [], "dragonfly_client_namespaces": [], "cnpg_databases": {},
+    "backup_buckets": {"cnpg": "cnpg-backups", "keycloak": "keycloak-backups", "dragonfly": "dragonfly-backups",
+                       "litellm": "litellm-backups", "langfuse": "langfuse-postgres-backups",
+                       "obot": "obot-postgres-backups"},
 }
 
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..config.base import is_set
+from ..config.components.cnpg import BARMAN_PLUGIN_CHARTS
+from ..config.components.dragonfly import DRAGONFLY_CONSUMERS
 from ..config.components.langfuse import BACKUP_S3_KEYS, HEADLESS_KEYS, LANGFUSE_S3_KEYS, SCIM_SECRETS
 from ..config.components.litellm import LANGFUSE_KEYS, LITELLM_S3_KEYS, WEBHOOKS
 from ..config.components.obot import AUDIT_S3_KEYS, OBOT_S3_KEYS
@@ -28,6 +30,18 @@ if TYPE_CHECKING:
 KEYCLOAK_INTERNAL_URL = "http://keycloak-service.identity.svc.cluster.local:8080"
 LANGFUSE_INTERNAL_URL = "http://langfuse-web.ai-system.svc.cluster.local:3000"
 LANGFUSE_CLOUD_URL = "https://cloud.langfuse.com"
+RUSTFS_S3_URL = "http://rustfs-svc.storage.svc.cluster.local:9000"
+
+# The RustFS bucket of each backup, by the derived flag that turns that backup on.
+BACKUP_BUCKETS = {
+    "cnpg": ("cnpg_backup_enabled", "cnpg-backups"),
+    "keycloak": ("keycloak_backup_enabled", "keycloak-backups"),
+    "dragonfly": ("dragonfly_backup_enabled", "dragonfly-backups"),
+    "litellm": ("litellm_backup_enabled", "litellm-backups"),
+    "langfuse": ("langfuse_backup_enabled", "langfuse-postgres-backups"),
+    "obot": ("obot_backup_enabled", "obot-postgres-backups"),
+}
+LOKI_BUCKETS = ("loki-chunks", "loki-ruler", "loki-admin")
 
 VM_FIELDS = ("cores", "sockets", "memory", "disk_size")
 BUILTIN_VM_DEFAULTS = {"cores": 4, "sockets": 1, "memory": 8192, "disk_size": 128}
@@ -97,6 +111,7 @@ def derive_rustfs(config: ClusterConfig, context: Context) -> dict[str, object]:
     return {
         "rustfs_enabled": enabled,
         "rustfs_hostname": _hostname(config, config.rustfs_subdomain) if enabled else None,
+        "rustfs_s3_url": RUSTFS_S3_URL if enabled else None,
         "rustfs_storage_class": config.rustfs_storage_class or config.storage_class,
         "rustfs_monitoring_enabled": _all(enabled, config.monitoring_enabled, config.rustfs_monitoring_enabled),
     }
@@ -110,6 +125,8 @@ def derive_cnpg(config: ClusterConfig, context: Context) -> dict[str, object]:
         "cnpg_pgvector_enabled": _all(enabled, config.cnpg_pgvector_enabled),
         "cnpg_backup_enabled": _all(enabled, config.rustfs_enabled, config.cnpg_backup_enabled,
                                     config.cnpg_s3_access_key, config.cnpg_s3_secret_key),
+        "cnpg_barman_plugin_chart_version": BARMAN_PLUGIN_CHARTS.get(config.cnpg_barman_plugin_version),
+        "cnpg_storage_class": config.cnpg_storage_class or config.storage_class,
     }
 
 
@@ -156,6 +173,20 @@ def derive_dragonfly(config: ClusterConfig, context: Context) -> dict[str, objec
                                          config.dragonfly_s3_access_key, config.dragonfly_s3_secret_key),
         "dragonfly_monitoring_enabled": _all(enabled, config.monitoring_enabled, config.dragonfly_monitoring_enabled),
         "dragonfly_acl_enabled": _all(enabled, config.dragonfly_acl_enabled),
+        **dragonfly_consumers(config, enabled),
+    }
+
+
+def dragonfly_consumers(config: ClusterConfig, enabled: bool) -> dict[str, object]:
+    """The ACL users (with ACL on) and the namespaces allowed to connect, from DRAGONFLY_CONSUMERS."""
+    active = [consumer for consumer in DRAGONFLY_CONSUMERS if enabled and (
+        getattr(config, consumer.enabled_key) if consumer.enabled_key else is_set(getattr(config, consumer.password_key)))]
+    users = [{"user": consumer.user, "password": getattr(config, consumer.password_key), "rules": consumer.rules}
+             for consumer in active
+             if config.dragonfly_acl_enabled and is_set(getattr(config, consumer.password_key))]
+    return {
+        "dragonfly_acl_users": users,
+        "dragonfly_client_namespaces": sorted({consumer.namespace for consumer in active}),
     }
 
 
@@ -237,6 +268,69 @@ def derive_obot(config: ClusterConfig, context: Context) -> dict[str, object]:
     }
 
 
+def _database(config: ClusterConfig, context: Context, name: str, namespace: str, database: str, owner: str,
+              password: str | None, instances: int, storage: str, *, pgvector: bool,
+              s3_keys: tuple[object, object]) -> dict[str, object]:
+    """One entry of cnpg_databases: what _macros/postgres.j2 needs to render an app's database.
+
+    The app's own backup (its keys, its bucket) comes first; without it, cnpg_backup_enabled backs
+    the database up to cnpg-backups with the cnpg_s3_* keys."""
+    backup_flag, bucket = BACKUP_BUCKETS[name]
+    if not context.get(backup_flag) and context.get("cnpg_backup_enabled"):
+        bucket, s3_keys = BACKUP_BUCKETS["cnpg"][1], (config.cnpg_s3_access_key, config.cnpg_s3_secret_key)
+    return {
+        "name": name, "namespace": namespace, "database": database, "owner": owner, "password": password,
+        "instances": instances, "storage": storage, "pgvector": pgvector,
+        "backup": _all(context.get(backup_flag) or context.get("cnpg_backup_enabled")),
+        "bucket": bucket, "s3_access_key": s3_keys[0], "s3_secret_key": s3_keys[1],
+    }
+
+
+def derive_cnpg_databases(config: ClusterConfig, context: Context) -> dict[str, object]:
+    """The CloudNativePG database of every enabled app that keeps its data in one, by app name.
+    Runs after the components, whose backup flags it reads."""
+    databases: dict[str, dict[str, object]] = {}
+    if not config.cnpg_enabled:
+        return {"cnpg_databases": databases}
+    c = config
+    if c.keycloak_enabled and c.keycloak_db_mode == "cnpg":
+        databases["keycloak"] = _database(
+            c, context, "keycloak", "identity", c.keycloak_db_name, c.keycloak_db_user, c.keycloak_db_password,
+            c.keycloak_db_instances, c.keycloak_storage_size, pgvector=False,
+            s3_keys=(c.keycloak_s3_access_key, c.keycloak_s3_secret_key))
+    if c.litellm_enabled:
+        databases["litellm"] = _database(
+            c, context, "litellm", "ai-system", c.litellm_db_name, c.litellm_db_user, c.litellm_db_password,
+            c.litellm_db_instances, c.litellm_storage_size, pgvector=True,
+            s3_keys=(c.litellm_s3_access_key, c.litellm_s3_secret_key))
+    if c.langfuse_enabled:
+        databases["langfuse"] = _database(
+            c, context, "langfuse", "ai-system", "langfuse", "langfuse", c.langfuse_postgres_password,
+            c.langfuse_postgres_instances, c.langfuse_postgres_storage, pgvector=False,
+            s3_keys=(context.get("langfuse_backup_s3_access_key"), context.get("langfuse_backup_s3_secret_key")))
+    if c.obot_enabled:
+        databases["obot"] = _database(
+            c, context, "obot", "ai-system", c.obot_postgres_db, c.obot_postgres_user, c.obot_db_password,
+            c.obot_postgresql_replicas, c.obot_postgresql_storage_size, pgvector=True,
+            s3_keys=(c.obot_s3_access_key, c.obot_s3_secret_key))
+    return {"cnpg_databases": databases}
+
+
+def derive_rustfs_buckets(config: ClusterConfig, context: Context) -> dict[str, object]:
+    """Every bucket the rustfs-setup job creates: Loki's, an in-cluster Talos backup's, and the
+    bucket of each enabled backup. Runs after the components, whose derived flags it reads."""
+    buckets: list[str] = []
+    if context.get("rustfs_enabled"):
+        buckets += LOKI_BUCKETS if config.loki_enabled else ()
+        if context.get("talos_backup_enabled") and context.get("backup_s3_internal"):
+            buckets.append(config.backup_s3_bucket)
+        buckets += [bucket for flag, bucket in BACKUP_BUCKETS.values() if context.get(flag)]
+    return {
+        "rustfs_buckets": list(dict.fromkeys(buckets)),
+        "backup_buckets": {name: bucket for name, (_, bucket) in BACKUP_BUCKETS.items()},
+    }
+
+
 def vm_role_defaults(config: ClusterConfig, role: str) -> dict[str, int]:
     """VM size of a role: the role's defaults, else the global defaults, else the built-in role size.
 
@@ -310,4 +404,6 @@ DERIVERS: list[Deriver] = [
     derive_langfuse,
     derive_obot,
     derive_proxmox,
+    derive_cnpg_databases,
+    derive_rustfs_buckets,
 ]
