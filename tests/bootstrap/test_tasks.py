@@ -191,6 +191,26 @@ def test_apps_waits_for_flux_and_reports_its_message(running_bench: Bench):
     assert len(bench.tools.calls("helmfile", "sync")) == 1  # Flux was not Ready, so the releases were synced
 
 
+def test_reinstalling_the_first_controller_joins_it_to_the_running_etcd(ha_running_bench: Bench):
+    """`inv talos.reset --node <first controller>` then `inv bootstrap.talos` (the flow the reset
+    task points to): while the reinstalled controller joins, its etcd data is empty, so Talos would
+    accept a bootstrap there and start a second etcd cluster. The other controllers still run the
+    cluster: the bootstrap must see that and let the node join instead."""
+    bench = ha_running_bench
+    bench.tools.cluster.set_timing(etcd_join_seconds=1.5)
+    ok(bench, "talos.generate-config")
+    ok(bench, "talos.reset", "--node", "k8s-0", "--yes")
+    bench.tools.cluster.wait_settled()
+    assert bench.tools.cluster.node(CONTROLLER)["stage"] == "maintenance"
+
+    output = ok(bench, "bootstrap.talos")
+    state = bench.tools.cluster.wait_settled()
+    assert list(bench.tools.cluster.etcd_clusters().values()) == [["k8s-0", "k8s-1", "k8s-2"]], output
+    assert not state["etcd"].get("foreign")
+    assert [call.returncode for call in bootstrap_calls(bench)] in ([], [1])  # never accepted
+    assert "joined" in output and "k8s-0" in output
+
+
 # -- dry runs -----------------------------------------------------------------------------------------------
 
 def test_dry_runs_print_the_commands_and_change_nothing(bench: Bench):

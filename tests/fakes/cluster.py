@@ -95,6 +95,7 @@ class FakeCluster:
         schematic: str = VANILLA_SCHEMATIC,
         install_seconds: float = 0.0,
         reboot_seconds: float = 0.0,
+        etcd_join_seconds: float = fakestate.DEFAULT_TIMING["etcd_join_seconds"],
         log_path: Path | None = None,
         tool_versions: dict[str, str] | None = None,
     ) -> "FakeCluster":
@@ -149,7 +150,8 @@ class FakeCluster:
             "cluster": {"name": cluster_name, "endpoint": endpoint, "kubernetes_version": kubernetes_version,
                         "cni_ready": running, "auto_ready": True, "cni_releases": list(fakestate.DEFAULT_CNI_RELEASES),
                         "bad_images": []},
-            "timing": {"install_seconds": install_seconds, "reboot_seconds": reboot_seconds},
+            "timing": {"install_seconds": install_seconds, "reboot_seconds": reboot_seconds,
+                       "etcd_join_seconds": etcd_join_seconds},
             "tools": dict(fakestate.DEFAULT_TOOL_VERSIONS, **(tool_versions or {})),
             "nodes": nodes,
             "etcd": {"bootstrapped": False, "members": []},
@@ -251,12 +253,22 @@ class FakeCluster:
         """Turn on a node that `reset` shut down (without --reboot)."""
         self._update_node(address, powered_off=False)
 
-    def set_timing(self, *, install_seconds: float | None = None, reboot_seconds: float | None = None) -> None:
+    def set_timing(self, *, install_seconds: float | None = None, reboot_seconds: float | None = None,
+                   etcd_join_seconds: float | None = None) -> None:
         with self.edit() as state:
-            if install_seconds is not None:
-                state["timing"]["install_seconds"] = install_seconds
-            if reboot_seconds is not None:
-                state["timing"]["reboot_seconds"] = reboot_seconds
+            for key, value in (("install_seconds", install_seconds), ("reboot_seconds", reboot_seconds),
+                               ("etcd_join_seconds", etcd_join_seconds)):
+                if value is not None:
+                    state["timing"][key] = value
+
+    def etcd_clusters(self) -> dict[str, list[str]]:
+        """Every etcd cluster whose data some node holds: cluster ID -> hostnames holding it. More
+        than one is a split brain (two control planes that do not know each other)."""
+        clusters: dict[str, list[str]] = {}
+        for node in self.read()["nodes"]:
+            if node.get("etcd_data"):
+                clusters.setdefault(node["etcd_data"], []).append(node["hostname"])
+        return clusters
 
     def set_cni_ready(self, ready: bool = True) -> None:
         with self.edit() as state:
