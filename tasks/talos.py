@@ -65,7 +65,7 @@ def apply_node(c, ip=None, node=None, mode="auto"):
     target = load_inventory(ROOT).select(ip=ip, name=node)
     talos = talos_client(ROOT, ex)
     with project_lock(ex.dry):
-        result = run_apply(talos, target, mode=mode)
+        result = run_apply(ROOT, talos, target, mode=mode)
     verb = "dry run of applying" if result.dry else "applied"
     say(f"{verb} {target.name}'s machine config (mode {mode}) to {target.address}")
     if result.report:

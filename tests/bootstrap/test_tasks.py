@@ -211,6 +211,33 @@ def test_reinstalling_the_first_controller_joins_it_to_the_running_etcd(ha_runni
     assert "joined" in output and "k8s-0" in output
 
 
+def test_dry_apply_node_on_a_generated_config_prints_no_value_of_the_secrets_bundle(running_bench: Bench):
+    """The real bundle and machine configs of `inv talos.generate-config`; the node runs the same
+    config but for one certSAN, so the diff's context lines are those around machine.certSANs."""
+    from cluster_template.ops.talos_config import load_stored_secrets
+    from cluster_template.run import Executor
+
+    bench = running_bench
+    rename_fake_nodes(bench.tools)
+    ok(bench, "talos.generate-config")
+    config = next((bench.root / "talos" / "clusterconfig").glob("*-k8s-0.yaml"))
+    text = config.read_text()
+    assert "    certSANs:\n" in text
+    running = text.replace("    certSANs:\n", "    certSANs:\n        - 10.0.0.99\n", 1)
+    with bench.tools.cluster.edit() as state:
+        state["nodes"][0]["config"] = running
+
+    result = bench.inv("--dry", "talos.apply-node", "--node", "k8s-0")
+    output = bench.output(result)
+    assert result.returncode == 0, output
+    assert "-        - 10.0.0.99" in output
+    bundle = load_stored_secrets(bench.root, Executor(env=bench.env()))
+    leaked = [value[:12] for value in bundle.secret_values() if value in output
+              or any(len(line) >= 16 and line in output for line in value.splitlines())]
+    assert leaked == [], output
+    assert_no_secrets(bench, output)
+
+
 # -- dry runs -----------------------------------------------------------------------------------------------
 
 def test_dry_runs_print_the_commands_and_change_nothing(bench: Bench):

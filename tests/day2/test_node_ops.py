@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+
+from tests.fakes.cluster import SECRET_FIELDS, fake_talos_secrets, installer_image, machine_config
+
 from .conftest import CLUSTER_NAME, RUNNING, TARGET, make_day2
 
 
@@ -82,6 +86,35 @@ def test_apply_node_dry_shows_the_diff_and_changes_nothing(tmp_path):
     assert after["config_hash"] == before["config_hash"]
     assert after.get("apply_count", 0) == before.get("apply_count", 0)
     assert calls(day2, "apply-config")[0].has("--dry-run")
+
+
+def test_apply_node_dry_diff_prints_no_secret_of_the_running_or_the_new_config(tmp_path):
+    """An edit of certSANs or the kubelet image has machine.token, machine.ca.key, cluster.token
+    and the secretbox secret within the diff's context lines, and a node running configs from
+    before a secret rotation shows its old values on `-` lines."""
+    day2 = make_day2(tmp_path, controllers=1, workers=1)
+    address = day2.node_ip("k8s-0")
+    config = day2.root / f"talos/clusterconfig/{CLUSTER_NAME}-k8s-0.yaml"
+    config.write_text(config.read_text().replace("        - 127.0.0.1\n", "        - 127.0.0.1\n        - 10.0.0.100\n"))
+    rotated = fake_talos_secrets()
+    with day2.cluster.edit() as state:
+        node = next(n for n in state["nodes"] if n["ip"] == address)
+        node["config"] = machine_config("controlplane", "k8s-0", image=installer_image(RUNNING),
+                                        cluster_name=CLUSTER_NAME, endpoint="https://10.0.0.100:6443",
+                                        kubernetes_version="v1.35.0", secrets=rotated)
+
+    result = day2.inv("--dry", "talos.apply-node", "--ip", address)
+
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "+        - 10.0.0.100" in output and "-        image: ghcr.io/siderolabs/kubelet:v1.35.0" in output
+    assert "key: [REDACTED]" in output and "token: [REDACTED]" in output
+    for secrets in (day2.cluster.talos_secrets(), rotated):
+        for field in SECRET_FIELDS:
+            value = secrets[field]
+            pem_lines = [line for line in base64.b64decode(value).decode(errors="replace").splitlines()
+                         if not line.startswith("-----")] if field.endswith("_key") else []
+            assert value not in output and not any(line in output for line in pem_lines), f"{field} leaked"
 
 
 def test_apply_node_applies_with_the_mode_and_validates_it(tmp_path):

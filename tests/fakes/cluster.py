@@ -13,8 +13,10 @@ lock, so tests can change it while fake processes run.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -48,25 +50,94 @@ def installer_image(version: str, schematic: str = VANILLA_SCHEMATIC, platform: 
     return f"factory.talos.dev/{platform}-installer/{schematic}:{version}"
 
 
+def _pem(kind: str, size: int) -> str:
+    """Standard base64 of a PEM block with `size` random bytes, as Talos stores keys and certificates."""
+    body = base64.b64encode(os.urandom(size)).decode()
+    lines = "\n".join(body[i:i + 64] for i in range(0, len(body), 64))
+    return base64.b64encode(f"-----BEGIN {kind}-----\n{lines}\n-----END {kind}-----\n".encode()).decode()
+
+
+def _token() -> str:
+    alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+    return "".join(alphabet[b % 36] for b in os.urandom(6)) + "." + "".join(alphabet[b % 36] for b in os.urandom(16))
+
+
+def fake_talos_secrets() -> dict[str, str]:
+    """Random secrets shaped like a Talos bundle's (base64 PEM keys, `[0-9a-z]{6}.[0-9a-z]{16}`
+    tokens, 32-byte base64 secrets), so a test can tell whether any of them leaked."""
+    return {
+        "machine_token": _token(), "machine_ca_crt": _pem("CERTIFICATE", 300),
+        "machine_ca_key": _pem("ED25519 PRIVATE KEY", 48), "cluster_id": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "cluster_secret": base64.b64encode(os.urandom(32)).decode(), "cluster_token": _token(),
+        "secretbox": base64.b64encode(os.urandom(32)).decode(), "cluster_ca_crt": _pem("CERTIFICATE", 400),
+        "cluster_ca_key": _pem("EC PRIVATE KEY", 121), "aggregator_ca_crt": _pem("CERTIFICATE", 350),
+        "aggregator_ca_key": _pem("EC PRIVATE KEY", 121), "service_account_key": _pem("RSA PRIVATE KEY", 2350),
+        "etcd_ca_crt": _pem("CERTIFICATE", 400), "etcd_ca_key": _pem("EC PRIVATE KEY", 121),
+    }
+
+
+# Secret values of fake_talos_secrets (certificates are public).
+SECRET_FIELDS = ("machine_token", "machine_ca_key", "cluster_secret", "cluster_token", "secretbox", "cluster_ca_key",
+                 "aggregator_ca_key", "service_account_key", "etcd_ca_key")
+
+
 def machine_config(role: str, hostname: str, *, image: str, cluster_name: str, endpoint: str,
-                   kubernetes_version: str) -> str:
-    """A small v1alpha1 machine config, enough for the fakes (role, install image, cluster facts)."""
-    return (
+                   kubernetes_version: str, secrets: dict[str, str] | None = None,
+                   cert_sans: tuple[str, ...] = ("127.0.0.1",)) -> str:
+    """A v1alpha1 machine config laid out as Talos encodes one (secrets next to certSANs and the
+    kubelet image, as in a real config, so a diff of an ordinary edit has them as context lines)."""
+    s = secrets or fake_talos_secrets()
+    sans = "".join(f"        - {san}\n" for san in cert_sans)
+    text = (
         "version: v1alpha1\n"
+        "debug: false\n"
+        "persist: true\n"
         "machine:\n"
         f"    type: {role}\n"
+        f"    token: {s['machine_token']}\n"
+        "    ca:\n"
+        f"        crt: {s['machine_ca_crt']}\n"
+        f"        key: {s['machine_ca_key']}\n"
+        "    certSANs:\n"
+        f"{sans}"
+        "    kubelet:\n"
+        f"        image: ghcr.io/siderolabs/kubelet:{kubernetes_version}\n"
+        "        defaultRuntimeSeccompProfileEnabled: true\n"
+        "    network:\n"
+        f"        hostname: {hostname}\n"
         "    install:\n"
         "        disk: /dev/sda\n"
         f"        image: {image}\n"
-        "    network:\n"
-        f"        hostname: {hostname}\n"
-        "    kubelet:\n"
-        f"        image: ghcr.io/siderolabs/kubelet:{kubernetes_version}\n"
+        "        wipe: false\n"
         "cluster:\n"
-        f"    clusterName: {cluster_name}\n"
+        f"    id: {s['cluster_id']}\n"
+        f"    secret: {s['cluster_secret']}\n"
         "    controlPlane:\n"
         f"        endpoint: {endpoint}\n"
+        f"    clusterName: {cluster_name}\n"
+        f"    token: {s['cluster_token']}\n"
     )
+    if role == "controlplane":
+        text += (
+            f"    secretboxEncryptionSecret: {s['secretbox']}\n"
+            "    ca:\n"
+            f"        crt: {s['cluster_ca_crt']}\n"
+            f"        key: {s['cluster_ca_key']}\n"
+            "    aggregatorCA:\n"
+            f"        crt: {s['aggregator_ca_crt']}\n"
+            f"        key: {s['aggregator_ca_key']}\n"
+            "    serviceAccount:\n"
+            f"        key: {s['service_account_key']}\n"
+            "    apiServer:\n"
+            f"        image: registry.k8s.io/kube-apiserver:{kubernetes_version}\n"
+            "    etcd:\n"
+            "        ca:\n"
+            f"            crt: {s['etcd_ca_crt']}\n"
+            f"            key: {s['etcd_ca_key']}\n"
+        )
+    else:
+        text += "    ca:\n" f"        crt: {s['cluster_ca_crt']}\n" "        key: \"\"\n"
+    return text
 
 
 class FakeCluster:
@@ -111,6 +182,7 @@ class FakeCluster:
         first_ip = f"{subnet}.{first_host}"
         endpoint = endpoint or f"https://{first_ip}:6443"
         image = installer_image(talos_version, schematic)
+        talos_secrets = fake_talos_secrets()
         nodes = []
         roles = ["controlplane"] * controllers + ["worker"] * workers
         for index, role in enumerate(roles):
@@ -140,7 +212,7 @@ class FakeCluster:
             }
             if stage == "running":
                 text = machine_config(role, hostname, image=image, cluster_name=cluster_name, endpoint=endpoint,
-                                      kubernetes_version=kubernetes_version)
+                                      kubernetes_version=kubernetes_version, secrets=talos_secrets)
                 node["config"] = text
                 node["config_hash"] = fakestate.sha256_text(text)
             nodes.append(node)
@@ -148,7 +220,7 @@ class FakeCluster:
         state = {
             "version": 1,
             "cluster": {"name": cluster_name, "endpoint": endpoint, "kubernetes_version": kubernetes_version,
-                        "cni_ready": running, "auto_ready": True, "cni_releases": list(fakestate.DEFAULT_CNI_RELEASES),
+                        "cni_ready": running, "auto_ready": True, "talos_secrets": talos_secrets, "cni_releases": list(fakestate.DEFAULT_CNI_RELEASES),
                         "bad_images": []},
             "timing": {"install_seconds": install_seconds, "reboot_seconds": reboot_seconds,
                        "etcd_join_seconds": etcd_join_seconds},
@@ -182,6 +254,10 @@ class FakeCluster:
         with fakestate.locked_state(self.path) as state:
             yield state
             fakestate.refresh_derived(state)
+
+    def talos_secrets(self) -> dict[str, str]:
+        """The secrets in the machine configs of this cluster's running nodes (fake_talos_secrets)."""
+        return dict(self.read()["cluster"]["talos_secrets"])
 
     def node(self, address: str) -> dict:
         node = fakestate.find_node(self.read(), address)
