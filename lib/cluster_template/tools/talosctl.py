@@ -21,6 +21,9 @@ from ..run import CommandResult, Executor
 from .output import json_stream, table
 
 DEFAULT_TIMEOUT = 60.0
+# Seconds a long-running talosctl (upgrade --wait, upgrade-k8s) gets after SIGINT/SIGTERM to stop
+# its watch and close its connections; the operation itself continues on the node.
+STOP_GRACE = 15.0
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,10 @@ class Talosctl:
         return command
 
     def _run(self, *args: str, node: str | None = None, insecure: bool = False, readonly: bool = True,
-             timeout: float | None = None, check: bool = True, direct: bool = False) -> CommandResult:
+             timeout: float | None = None, check: bool = True, direct: bool = False,
+             stop_grace: float | None = None) -> CommandResult:
         return self.ex.run(self.argv(*args, node=node, insecure=insecure, direct=direct), readonly=readonly,
-                           timeout=timeout or self.timeout, check=check)
+                           timeout=timeout or self.timeout, check=check, stop_grace=stop_grace)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -145,13 +149,13 @@ class Talosctl:
         args = ["upgrade", "--image", image, "--timeout", timeout, "--wait"]
         if preserve:
             args.append("--preserve")
-        return self._run(*args, node=node, readonly=False, timeout=_seconds(timeout) + 60)
+        return self._run(*args, node=node, readonly=False, timeout=_seconds(timeout) + 60, stop_grace=STOP_GRACE)
 
     def upgrade_k8s(self, node: str, to: str, *, dry_run: bool = False) -> CommandResult:
         args = ["upgrade-k8s", "--to", to.lstrip("v")]
         if dry_run:
             args.append("--dry-run")
-        return self._run(*args, node=node, readonly=dry_run, timeout=1800)
+        return self._run(*args, node=node, readonly=dry_run, timeout=1800, stop_grace=STOP_GRACE)
 
     def reset(self, node: str, *, wipe_labels: tuple[str, ...] = (), graceful: bool = False,
               reboot: bool = True, direct: bool = False) -> CommandResult:
