@@ -17,8 +17,10 @@ Controllers go strictly one at a time; then the workers, up to `max_parallel` in
 pool), never overlapping with a controller. `talosctl health` asserts that every Kubernetes node is
 Ready and schedulable, so it can only pass while no node is down: a worker started while others
 are in flight is gated on etcd health plus every *other* node being Ready instead (see `gates`).
-The run stops at the first failed gate (nodes already in flight finish their own upgrade) with a
-message that names the gate and the command that continues.
+Nodes an earlier run left in progress count as down until this run has finished them, so a fresh
+worker is never gated on their being schedulable. The run stops at the first failed gate (nodes
+already in flight finish their own upgrade) with a message that names the gate and the command that
+continues.
 
 A journal (`.inv/journal/talos-upgrade.json`) records each node's progress. A re-run towards the
 same target skips nodes that are done *and* verified at the target, verifies a node left
@@ -162,6 +164,9 @@ class Upgrader:
         self._start_lock = threading.Lock()
         self._state = threading.Lock()
         self._in_flight: set[str] = set()
+        # Nodes an earlier run left in progress (cordoned, maybe rebooting) and this run has not
+        # finished yet: down from the start, so no fresh node is gated on them being schedulable.
+        self._resuming: set[str] = set()
         self._stop = threading.Event()
         self._failure: str | None = None
         self._result = UpgradeResult()
@@ -244,6 +249,7 @@ class Upgrader:
         if self.talos.ex.dry:  # a plan is all a dry run produces
             return self._result
         pending = plan.pending
+        self._resuming = {check.node.name for check in pending if check.resuming}
         controllers = _resumed_first([c for c in pending if c.node.controller])
         workers = _resumed_first([c for c in pending if not c.node.controller])
         for check in controllers:
@@ -290,6 +296,9 @@ class Upgrader:
                     self._in_flight.discard(node.name)
         except ClusterTemplateError as error:
             self._fail(node, error)
+        finally:
+            with self._state:
+                self._resuming.discard(node.name)
 
     def _fail(self, node: ClusterNode, error: Exception) -> None:
         with self._state:
@@ -322,7 +331,7 @@ class Upgrader:
     def _gate_before(self, node: ClusterNode, *, resuming: bool) -> None:
         say = self._say_for(node)
         with self._state:
-            down = set(self._in_flight) | ({node.name} if resuming else set())
+            down = set(self._in_flight) | self._resuming | ({node.name} if resuming else set())
         if down:
             say(f"gate: other nodes Ready (in flight: {', '.join(sorted(down))}) and etcd healthy")
             self.gates.others_ready(node.name, down, on_wait=say)
