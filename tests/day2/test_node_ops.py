@@ -57,6 +57,40 @@ def test_upgrade_node_upgrades_a_controller_with_its_gates(tmp_path, fake_kube):
     assert health.argv[health.argv.index("--nodes") + 1] != address, "health asked through another controller"
 
 
+def test_an_upgrade_talos_refuses_before_rebooting_leaves_the_node_schedulable(tmp_path, fake_kube):
+    """A bad installer image is refused before the node reboots: the node, cordoned and drained for
+    the upgrade, is uncordoned again, so the re-run's health gate can pass."""
+    day2 = make_day2(tmp_path, controllers=1, workers=1, kube=fake_kube)
+    address = day2.node_ip("k8s-worker-0")
+    day2.cluster.add_bad_image(installer_image(TARGET))
+    boot_id = day2.cluster.node(address)["boot_id"]
+
+    failed = day2.inv("talos.upgrade-node", "--node", "k8s-worker-0")
+
+    assert failed.returncode == 1
+    assert "failed before the node rebooted (it was uncordoned again)" in failed.stderr
+    assert "failed to pull image" in failed.stderr
+    node = day2.cluster.node(address)
+    assert (node["boot_id"], node["cordoned"], node["talos_version"]) == (boot_id, False, RUNNING)
+
+    with day2.cluster.edit() as state:
+        state["cluster"]["bad_images"] = []
+    again = day2.inv("talos.upgrade-node", "--node", "k8s-worker-0")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert day2.cluster.node(address)["talos_version"] == TARGET
+
+
+def test_upgrading_a_controller_of_a_two_member_etcd_is_refused_before_anything_is_touched(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=2, workers=1, kube=fake_kube)
+
+    for args in (("talos.upgrade",), ("talos.upgrade-node", "--node", "k8s-1")):
+        result = day2.inv(*args)
+        assert result.returncode == 1, result.stdout
+        assert "etcd has 2 members (k8s-0, k8s-1): Talos refuses to upgrade a controller" in result.stderr
+    assert calls(day2, "upgrade") == []
+    assert not any(node["cordoned"] for node in day2.cluster.nodes())
+
+
 def test_upgrade_node_dry_run_says_it_would_and_changes_nothing(tmp_path, fake_kube):
     day2 = make_day2(tmp_path, controllers=1, workers=1, kube=fake_kube)
 

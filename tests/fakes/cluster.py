@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,7 +200,7 @@ class FakeCluster:
                 "config_hash": None,
                 "kubernetes_ready": False,
                 "cordoned": False,
-                "boot_id": f"boot-{index}",
+                "boot_id": str(uuid.uuid4()),
                 "created_at": created,
                 "pending": None,
                 # fault injection

@@ -729,6 +729,27 @@ def cmd_reset(parsed: Parsed) -> int:
     return 1 if errors or late else 0
 
 
+BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
+
+
+def cmd_read(parsed: Parsed) -> int:
+    """`talosctl read <path>`: only the boot ID exists in the fake (talosctl's own upgrade and
+    reboot tracking reads it to tell whether a node rebooted)."""
+    session = Session(parsed, insecure=False)
+    with_hang(session)
+    with fakestate.locked_state() as state:
+        address = single_node(session, "read")
+        session.connect(state, "error reading file: ")
+        error = session.node_error(state, address)
+        if error is None and parsed.args[0] != BOOT_ID_PATH:
+            error = f"rpc error: code = Unknown desc = open {parsed.args[0]}: no such file or directory"
+        if error:
+            raise TalosError(f"error reading file: {multierror([f'{address}: {error}'])}")
+        boot_id = fakestate.find_node(state, address)["boot_id"]
+    sys.stdout.write(boot_id + "\n")
+    return 0
+
+
 def cmd_config_info(parsed: Parsed) -> int:
     path = talosconfig_path(parsed)
     if not path.is_file():
@@ -863,6 +884,8 @@ def build() -> Command:
             Flag("user-disks-to-wipe", "strings", help="if set, wipes defined devices in the list"),
             Flag("system-labels-to-wipe", "strings", help="if set, just wipe selected system disk partitions"),
             *_track_flags()]),
+        _talos("read", cmd_read, use="read <path>", aliases=("cat",), args=(1, 1),
+               short_help="Read a file on the machine"),
         Command("config", short_help="Manage the client configuration file (talosconfig)",
                 persistent=_global_flags()).add(
             Command("info", run=cmd_config_info, args=(0, 0), short_help="Show information about the current context",

@@ -254,14 +254,15 @@ def test_bootstrap_is_refused_only_by_the_nodes_own_etcd_data(tmp_path: Path) ->
 
 
 def test_a_wiped_controller_rejoins_after_the_join_delay_replacing_its_stale_member(tmp_path: Path) -> None:
-    tools = fake_tools(tmp_path, controllers=3, stage="running", etcd_join_seconds=0.3)
+    tools = fake_tools(tmp_path, controllers=3, stage="running", etcd_join_seconds=3.0)
     talosconfig = tools.cluster.write_talosconfig(tools.root / "talosconfig")
     with tools.cluster.edit() as state:
         fakestate.find_node(state, CP3)["etcd_data"] = None  # wiped, reinstalled, running again
     assert tools.run("talosctl", "--talosconfig", str(talosconfig), "etcd", "members", "-n", CP3).returncode == 1
-    time.sleep(0.35)
-    tools.cluster.read()
-    time.sleep(0.35)
+    deadline = time.monotonic() + 15
+    while not tools.cluster.node(CP3)["etcd_data"]:
+        assert time.monotonic() < deadline, "the controller never joined"
+        time.sleep(0.1)
     members = tools.run("talosctl", "--talosconfig", str(talosconfig), "etcd", "members", "-n", CP3)
     assert members.returncode == 0, members.stderr
     state = tools.cluster.read()

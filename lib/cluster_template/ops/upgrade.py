@@ -204,6 +204,8 @@ class Upgrader:
             problem = self._probe(lambda: self.gates.etcd_state(self.gates.via()), "etcd")
             if problem:
                 plan.problems.append(problem)
+        if any(check.node.controller for check in plan.pending):
+            plan.problems += self._etcd_quorum_problems()
         if not plan.problems and not resuming and plan.pending:
             try:
                 self.gates.cluster_healthy("before the upgrade")
@@ -229,6 +231,19 @@ class Upgrader:
                 problems.append(f"{node.describe()}: cordoned outside an upgrade; uncordon it "
                                 f"(kubectl uncordon {node.name}) if that is not deliberate")
         return problems
+
+    def _etcd_quorum_problems(self) -> list[str]:
+        """Talos refuses to upgrade a controller of a 2-member etcd (one member down loses quorum),
+        which would leave the drained controller cordoned: say so before anything is touched."""
+        try:
+            members = self.talos.etcd_members(self.gates.via().address)
+        except CommandError:
+            return []  # the etcd gate reports an etcd that does not answer
+        if len(members) != 2:
+            return []
+        names = ", ".join(sorted(row.get("hostname", "?") for row in members))
+        return [f"etcd has 2 members ({names}): Talos refuses to upgrade a controller, since one member down loses "
+                "quorum; add a third controller (or run one) before upgrading"]
 
     @staticmethod
     def _probe(probe: Callable[[], tuple[bool, str]], label: str) -> str | None:
@@ -358,14 +373,31 @@ class Upgrader:
                                  "PodDisruptionBudgets of the pods named)") from None
         self.journal.mark(node.name, IN_PROGRESS, step="upgrade")
         say(f"upgrade to {node.image}")
+        boot_before = self.talos.boot_id(node.address)
         try:
             self.talos.upgrade(node.address, node.image, timeout=self.options.upgrade_timeout)
         except CommandError as error:
+            if self._refused_before_reboot(node, boot_before):
+                # Talos refused (installer image, upgrade mutex, etcd quorum): the node never went
+                # down, so it must not stay cordoned and drained, or every re-run fails its gate.
+                self._uncordon_quietly(node)
+                self.journal.mark(node.name, PENDING, step="upgrade", error=str(error))
+                raise UpgradeStopped(f"talosctl upgrade failed before the node rebooted (it was uncordoned "
+                                     f"again): {error}") from None
             self.journal.mark(node.name, IN_PROGRESS, step="upgrade", error=str(error))
             raise UpgradeStopped(f"talosctl upgrade failed: {error}") from None
         self.journal.mark(node.name, IN_PROGRESS, step="verify")
         self._gates_after(node)
         self._finish(node, verified=False)
+
+    def _refused_before_reboot(self, node: ClusterNode, boot_before: str | None) -> bool:
+        """The same boot as before `talosctl upgrade`, the node running and still on its old
+        version: the upgrade never started. Anything else (no answer, a new boot ID, a stage such
+        as upgrading) may be an upgrade under way, and the node stays cordoned."""
+        if boot_before is None or self.talos.boot_id(node.address) != boot_before:
+            return False
+        stage = self.talos.probe_stage(node.address)
+        return stage.stage == "running" and not self.gates.at_target_now(node)[0]
 
     def _gates_after(self, node: ClusterNode) -> None:
         say = self._say_for(node)
@@ -418,6 +450,8 @@ class Upgrader:
             raise UpgradeBlocked("; ".join(check.problems))
         if check.at_target or self.talos.ex.dry:
             return check
+        if node.controller and (problems := self._etcd_quorum_problems()):
+            raise UpgradeBlocked("; ".join(problems))
         try:
             self._gate_before(node, resuming=False)
             self._upgrade(node)

@@ -110,6 +110,12 @@ class Talosctl:
                 return metadata.get("version")
         return None
 
+    def boot_id(self, node: str) -> str | None:
+        """The node's boot ID (changes with every reboot), or None when it does not answer; the
+        way talosctl's own upgrade tracking tells whether a node rebooted."""
+        result = self._run("read", "/proc/sys/kernel/random/boot_id", node=node, check=False, timeout=15)
+        return (result.stdout.strip() or None) if result.ok else None
+
     def etcd_members(self, node: str, *, direct: bool = False, timeout: float | None = None) -> list[dict[str, str]]:
         return table(self._run("etcd", "members", node=node, direct=direct, timeout=timeout).stdout)
 
