@@ -234,3 +234,55 @@ def test_reset_wipes_state_and_ephemeral_unless_forced(tmp_path):
     (call,) = calls(forced, "reset")
     assert "--system-labels-to-wipe" not in call.argv and call.has("--graceful=false", "--reboot")
     assert forced.cluster.node("k8s-0")["last_reset"]["labels"] == []
+
+
+def test_resetting_one_worker_drains_it_waits_and_deletes_its_node_object(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=1, workers=2, kube=fake_kube)
+    address = day2.node_ip("k8s-worker-1")
+
+    result = day2.inv("talos.reset", "--node", "k8s-worker-1", "--yes")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    (call,) = calls(day2, "reset")
+    assert call.has("--graceful=true", "--wait=true", "--reboot") and call.argv[call.argv.index("--nodes") + 1] == address
+    node = day2.cluster.node(address)
+    assert node["stage"] == "maintenance" and node["last_reset"]["graceful"]
+    assert node["k8s_node_deletions"] == 1
+    assert "Kubernetes Node k8s-worker-1 deleted" in result.stdout
+    assert sorted(info["metadata"]["name"] for info in day2.api.objects("Node")) == ["k8s-0", "k8s-worker-0"]
+
+
+def test_resetting_one_controller_leaves_etcd_so_the_others_keep_their_fault_tolerance(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=3, workers=0, kube=fake_kube)
+
+    result = day2.inv("talos.reset", "--node", "k8s-2", "--yes")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    state = day2.cluster.read()
+    assert [member["hostname"] for member in state["etcd"]["members"]] == ["k8s-0", "k8s-1"]
+    assert state["etcd"]["healthy"]
+    assert "k8s-2" not in [info["metadata"]["name"] for info in day2.api.objects("Node")]
+
+
+def test_resetting_a_controller_is_refused_when_etcd_would_lose_quorum(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=3, workers=0, kube=fake_kube)
+    day2.cluster.set_unreachable(day2.node_ip("k8s-1"))
+
+    result = day2.inv("talos.reset", "--node", "k8s-2", "--yes")
+
+    assert result.returncode == 1
+    assert "not resetting k8s-2: etcd would lose quorum: once it leaves, 1 of the 2 remaining members are healthy " \
+           "(not healthy: k8s-1)" in result.stderr
+    assert calls(day2, "reset") == []
+    assert len(day2.cluster.read()["etcd"]["members"]) == 3
+
+
+def test_resetting_the_whole_cluster_stays_non_graceful_and_etcd_is_gone_afterwards(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=3, workers=1, kube=fake_kube)
+
+    result = day2.inv("talos.reset", "--yes")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert all(call.has("--graceful=false", "--wait=false") for call in calls(day2, "reset"))
+    state = day2.cluster.wait_settled()
+    assert not state["etcd"]["bootstrapped"] and day2.cluster.etcd_clusters() == {}

@@ -155,9 +155,18 @@ def refresh_derived(state: dict) -> None:
             etcd["members"] = [m for m in etcd["members"] if m["hostname"] != node["hostname"]] + [new_member(node)]
             node["etcd_data"] = etcd["cluster_id"]
             node.pop("etcd_join_at", None)
-        if not etcd["members"]:
-            etcd["bootstrapped"] = False
-            etcd["cluster_id"] = None
+        holders = {node.get("etcd_data") for node in state.get("nodes", []) if node.get("etcd_data")}
+        if not etcd["members"] or etcd.get("cluster_id") not in holders:
+            # Every copy of the data is wiped: the cluster (and every object in it) is gone.
+            etcd.update({"bootstrapped": False, "cluster_id": None, "members": []})
+        etcd["foreign"] = {key: members for key, members in (etcd.get("foreign") or {}).items() if key in holders}
+    for node in state.get("nodes", []):
+        # The Node object lives in etcd: registered once the kubelet joins, kept (NotReady) while
+        # the machine is down or wiped, until deleted or until etcd itself is gone.
+        if not etcd.get("bootstrapped"):
+            node["k8s_node"] = False
+        elif node["stage"] == "running" and node.get("config_hash"):
+            node["k8s_node"] = True
     etcd["healthy"] = bool(etcd.get("bootstrapped")) and not etcd.get("foreign") and all(
         member_running(state, member, etcd.get("cluster_id")) for member in etcd["members"])
     if cluster.get("auto_ready", True):

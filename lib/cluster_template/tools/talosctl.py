@@ -164,13 +164,18 @@ class Talosctl:
         return self._run(*args, node=node, readonly=dry_run, timeout=1800, stop_grace=STOP_GRACE)
 
     def reset(self, node: str, *, wipe_labels: tuple[str, ...] = (), graceful: bool = False,
-              reboot: bool = True, direct: bool = False) -> CommandResult:
-        args = ["reset", f"--graceful={str(graceful).lower()}", "--wait=false"]
+              reboot: bool = True, direct: bool = False, wait: bool = False, timeout: str = "10m") -> CommandResult:
+        """`talosctl reset`; with `wait`, talosctl tracks the reset until the node is back (or
+        `timeout`), otherwise it returns once the node accepted the request."""
+        args = ["reset", f"--graceful={str(graceful).lower()}", f"--wait={str(wait).lower()}"]
+        if wait:
+            args += ["--timeout", timeout]
         if reboot:
             args.append("--reboot")
         for label in wipe_labels:
             args += ["--system-labels-to-wipe", label]
-        return self._run(*args, node=node, readonly=False, direct=direct)
+        return self._run(*args, node=node, readonly=False, direct=direct,
+                         timeout=_seconds(timeout) + 60 if wait else None, stop_grace=STOP_GRACE if wait else None)
 
 
 def already_bootstrapped(result: CommandResult) -> bool:
