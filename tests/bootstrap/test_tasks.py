@@ -178,6 +178,36 @@ def test_an_already_bootstrapped_cluster_is_left_alone(running_bench: Bench):
     assert "secret bootstrap/sops-age.sops.yaml: done" in output  # the secrets were missing
 
 
+def test_apps_leaves_the_crds_alone_once_flux_upgraded_them(running_bench: Bench):
+    """Flux's helm-controller upgraded the CRDs (and owns their fields); the bootstrap's older copies
+    would conflict on a server-side apply, so a re-run of bootstrap.apps must not apply them."""
+    from cluster_template.cluster import Kube
+    from cluster_template.ops.bootstrap import crd_documents
+    from cluster_template.run import Executor
+
+    bench = running_bench
+    rename_fake_nodes(bench.tools)
+    ok(bench, "bootstrap.talos")
+    bench.tools.cluster.set_flux_installed(False)  # first install: the bootstrap applies the CRDs
+    bench.tools.cluster.set_kustomization("flux-system", ready=False, message="waiting for the source")
+    first = bench.inv("bootstrap.apps", "--timeout", "1")
+    assert "CRDs from bootstrap/helmfile.d/00-crds.yaml: done" in bench.output(first)
+    bench.tools.cluster.set_kustomization("flux-system", ready=True)
+    ex = Executor(env=bench.env())
+    kubeconfig = bench.root / "kubeconfig"
+    upgraded = crd_documents(bench.root, ex, kubeconfig)
+    for crd in upgraded:
+        crd["metadata"]["labels"]["helm.sh/chart"] += "-flux-upgrade"
+    with Kube(kubeconfig, ex) as kube:
+        kube.apply(upgraded, field_manager="helm-controller", force_conflicts=True)
+
+    output = ok(bench, "bootstrap.apps")
+
+    assert "CRDs from bootstrap/helmfile.d/00-crds.yaml: skipped (Flux is Ready and manages" in output
+    assert bench.tools.calls("helmfile", "sync") != []  # the first run synced; the second did not
+    assert len(bench.tools.calls("helmfile", "sync")) == 1
+
+
 def test_apps_waits_for_flux_and_reports_its_message(running_bench: Bench):
     bench = running_bench
     rename_fake_nodes(bench.tools)

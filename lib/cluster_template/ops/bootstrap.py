@@ -863,7 +863,13 @@ class _AppsRun:
         return self.log.record(Step(name, outcome, detail))
 
     def crds(self) -> Step:
+        """The CRDs the releases need before they install. Once Flux manages the releases it owns
+        their CRDs too (and may have upgraded them): applying the bootstrap's older copies then only
+        ends in server-side-apply conflicts, so the step is skipped, as the sync is."""
         name = f"CRDs from {CRDS_HELMFILE}"
+        owned, _ = self.flux_owns_releases()
+        if owned:
+            return self.log.record(Step(name, SKIPPED, "Flux is Ready and manages the releases and their CRDs"))
         try:
             documents = crd_documents(self.root, self.ex, self.kubeconfig)
         except CommandError as error:
