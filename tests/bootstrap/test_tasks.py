@@ -329,6 +329,23 @@ def test_a_missing_tool_names_mise_install(bench: Bench):
     assert bench.tools.calls() == []
 
 
+def test_a_node_configured_by_another_cluster_is_named_in_the_preflight(running_bench: Bench):
+    """Its API demands a client certificate (so it is configured) but its certificate is not signed
+    by this cluster's CA: counting it as configured would let the bootstrap wait on it for minutes."""
+    bench = running_bench
+    rename_fake_nodes(bench.tools)
+    ok(bench, "talos.generate-config")
+    bench.tools.cluster.set_foreign_ca(ADDRESSES[1])
+
+    for task in ("bootstrap.preflight", "bootstrap.talos"):
+        result = bench.inv(task)
+        assert result.returncode == 1, bench.output(result)
+        assert "k8s-1 (10.0.0.12): configured by another cluster: its Talos API certificate is not signed by the " \
+               "CA of talos/clusterconfig/talosconfig" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert bootstrap_calls(bench) == [] and bench.tools.calls("talosctl", "apply-config") == []
+
+
 def test_missing_inputs_say_which_task_to_run_first(bench: Bench):
     result = bench.inv("bootstrap.apps")
     assert result.returncode == 1 and "kubeconfig not found; run `inv bootstrap.talos` first" in result.stderr

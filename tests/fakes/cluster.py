@@ -314,6 +314,11 @@ class FakeCluster:
     def set_unreachable(self, address: str, unreachable: bool = True) -> None:
         self._update_node(address, unreachable=unreachable)
 
+    def set_foreign_ca(self, address: str, foreign: bool = True) -> None:
+        """The node runs a config of another cluster: its API certificate is signed by a CA this
+        cluster's talosconfig does not trust (and it demands a client certificate of that CA)."""
+        self._update_node(address, foreign_ca=foreign)
+
     def set_upgrade_seconds(self, address: str, seconds: float) -> None:
         """How long an upgrade keeps this node rebooting."""
         self._update_node(address, upgrade_seconds=seconds)

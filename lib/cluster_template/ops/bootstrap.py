@@ -35,7 +35,7 @@ from ..inputs import AGE_KEY_FILE
 from ..run import Executor
 from ..tools import sops
 from ..tools.talosctl import (NodeStage, Talosctl, already_bootstrapped, last_error_line,
-                              requires_client_certificate)
+                              requires_client_certificate, untrusted_server)
 from .talos_config import TALOSCONFIG
 
 Progress = Callable[[str], None]
@@ -60,6 +60,9 @@ GIT_SOURCE = ("GitRepository", FLUX_NAMESPACE, "flux-system")
 ROOT_KUSTOMIZATION = ("Kustomization", FLUX_NAMESPACE, "flux-system")
 # Created by the root Kustomization from kubernetes/flux/cluster; counted once it exists.
 APPS_KUSTOMIZATION = ("Kustomization", FLUX_NAMESPACE, "cluster-apps")
+
+# A node that demands a client certificate its talosconfig's CA did not sign.
+FOREIGN = "configured by another cluster"
 
 # Step outcomes.
 DONE = "done"
@@ -253,13 +256,17 @@ def _probe(talosctl: Talosctl, address: str) -> NodeStage:
         talosctl = Talosctl(talosctl.ex, None, timeout=talosctl.timeout)
     stage = talosctl.probe_stage(address, direct=True)
     if not stage.reachable and requires_client_certificate(stage.detail):
+        if talosctl.talosconfig is not None and untrusted_server(stage.detail):
+            # Configured (it demands a client certificate) but not by this cluster's CA.
+            return NodeStage(FOREIGN, detail="configured by another cluster: its Talos API certificate is not "
+                                             f"signed by the CA of {TALOSCONFIG}")
         return NodeStage("configured", detail="answers authenticated calls only")
     return stage
 
 
 def left_maintenance(stage: NodeStage) -> bool:
-    """The node answers the authenticated API: it is installed and configured."""
-    return stage.reachable and stage.stage != "maintenance"
+    """The node answers the authenticated API: it is installed and configured (by this cluster)."""
+    return stage.reachable and stage.stage not in ("maintenance", FOREIGN)
 
 
 # -- preflight --------------------------------------------------------------------------------------
@@ -290,6 +297,8 @@ def check_node(talosctl: Talosctl, node: ClusterNode, timing: Timing) -> NodeChe
             timing.sleep(timing.probe_pause)
     if not stage.reachable:
         return NodeCheck(node, "unreachable", detail=last_error_line(stage.detail) or "no answer")
+    if stage.stage == FOREIGN:
+        return NodeCheck(node, FOREIGN, detail=stage.detail)
     if left_maintenance(stage):
         return NodeCheck(node, "configured", detail=f"stage {stage.stage}")
     try:
@@ -318,6 +327,11 @@ def preflight(root: Path, ex: Executor, *, nodes: Sequence[ClusterNode] | None =
             message = f"{node.label}: not reachable on the Talos API ({check.detail})"
             result.warnings.append(message)
             progress(f"warning: {message}")
+        elif check.state == FOREIGN:
+            result.problems.append(f"{node.label}: {check.detail}; check its address in nodes.yaml, or reset it "
+                                   "with that cluster's talosconfig (`talosctl reset`) so it boots into maintenance "
+                                   "mode")
+            progress(f"{node.label}: {check.detail}")
         elif check.state == "configured":
             progress(f"{node.label}: already configured ({check.detail})")
         elif check.disk_found:

@@ -190,6 +190,12 @@ def requires_client_certificate(error_text: str) -> bool:
     return "tls: certificate required" in error_text
 
 
+def untrusted_server(error_text: str) -> bool:
+    """Whether an authenticated call failed because the node's certificate is not signed by the
+    talosconfig's CA (a node in maintenance mode, or one configured by another cluster)."""
+    return "certificate signed by unknown authority" in error_text
+
+
 def last_error_line(text: str) -> str:
     """The last non-empty line of a tool's error output (the gRPC status, usually)."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
