@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from invoke import task
 
 from ._cli import ROOT, executor, positive_number, project_lock, say, user_errors, whole_number
@@ -65,7 +67,7 @@ def apply_node(c, ip=None, node=None, mode="auto"):
     target = load_inventory(ROOT).select(ip=ip, name=node)
     talos = talos_client(ROOT, ex)
     with project_lock(ex.dry):
-        result = run_apply(talos, target, mode=mode)
+        result = run_apply(ROOT, talos, target, mode=mode)
     verb = "dry run of applying" if result.dry else "applied"
     say(f"{verb} {target.name}'s machine config (mode {mode}) to {target.address}")
     if result.report:
@@ -201,22 +203,57 @@ def reset(c, ip=None, node=None, force=False, yes=False):
     confirms."""
     from cluster_template.errors import Refused
     from cluster_template.ops.nodes import load_inventory, talos_client
-    from cluster_template.ops.reset import reset_nodes, wipe_labels
+    from cluster_template.ops.reset import reset_nodes, reset_one_node, wipe_labels
 
-    from ._cli import confirm
+    from ._cli import confirm, warn
 
     ex = executor(c)
     inventory = load_inventory(ROOT)
     targets = [inventory.select(ip=ip, name=node)] if (ip or node) else list(inventory.nodes)
+    whole_cluster = set(targets) == set(inventory.nodes)
     talos = talos_client(ROOT, ex)
     labels = wipe_labels(force)
     what = "the whole system disk" if force else "the " + " and ".join(labels) + " partitions"
     names = ", ".join(target.name for target in targets)
-    if not ex.dry and not confirm(f"Reset {names} to maintenance mode, wiping {what}? This destroys the cluster "
-                                  "on those nodes", yes):
+    question = (f"Reset {names} to maintenance mode, wiping {what}? This destroys the cluster" if whole_cluster else
+                f"Drain {names}, remove it from the cluster and reset it to maintenance mode, wiping {what}?")
+    if not ex.dry and not confirm(question, yes):
         raise Refused("reset cancelled; nothing was changed")
     with project_lock(ex.dry):
-        result = reset_nodes(talos, targets, force=force, progress=_node_printer())
-    verb = "would reset" if ex.dry else "reset sent to"
-    say(f"{verb}: {', '.join(result.reset)}; the nodes reboot into maintenance mode "
-        "(`inv bootstrap.talos` installs them again)")
+        if whole_cluster:
+            result = reset_nodes(talos, targets, force=force, progress=_node_printer())
+        else:
+            with _kube_or_none(ex) as kube:
+                result = reset_one_node(talos, targets[0], inventory.controllers, force=force, kube=kube,
+                                        progress=_node_printer())
+    for message in result.warnings:
+        warn(f"warning: {message}")
+    if whole_cluster:
+        verb = "would reset" if ex.dry else "reset sent to"
+        say(f"{verb}: {', '.join(result.reset)}; the nodes reboot into maintenance mode "
+            "(`inv bootstrap.talos` installs them again)")
+    else:
+        verb = "would reset" if ex.dry else "reset"
+        deleted = f"; Kubernetes Node {', '.join(result.deleted_nodes)} deleted" if result.deleted_nodes else ""
+        say(f"{verb}: {names} (drained{', left etcd' if targets[0].controller else ''}){deleted}; it is in "
+            "maintenance mode (`inv bootstrap.talos` installs it again and it rejoins the cluster)")
+
+
+@contextlib.contextmanager
+def _kube_or_none(ex):
+    """The cluster's Kubernetes client, or None (with a warning) when there is no usable kubeconfig."""
+    from cluster_template.cluster import Kube, KubeConfigError
+    from cluster_template.ops.nodes import ClusterFilesMissing, kubeconfig_path
+
+    from ._cli import warn
+
+    try:
+        kube = Kube(kubeconfig_path(ROOT), ex)
+    except (ClusterFilesMissing, KubeConfigError) as error:
+        warn(f"warning: {error}; the Kubernetes Node object is not deleted")
+        yield None
+        return
+    try:
+        yield kube
+    finally:
+        kube.close()

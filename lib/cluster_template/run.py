@@ -16,6 +16,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -187,10 +188,13 @@ class Executor:
         timeout: float | None = None,
         check: bool = True,
         drop_env: tuple[str, ...] = (),
+        stop_grace: float | None = None,
     ) -> CommandResult:
         """Run `argv` (no shell). `env` is added to the environment and never reported, so
         credentials travel there, not on the command line. Inherited variables whose names start
-        with a prefix in `drop_env` are removed first (the operator's settings for that tool)."""
+        with a prefix in `drop_env` are removed first (the operator's settings for that tool). With
+        `stop_grace`, the command runs in its own process group and is stopped gracefully on Ctrl-C
+        or timeout (`_stop_group`)."""
         argv = tuple(str(a) for a in argv)
         shown = self.display(argv)
         detail = f"env: {', '.join(sorted(env))}" if env else ""
@@ -217,26 +221,67 @@ class Executor:
         limit = self.default_timeout if timeout is None else timeout
         started = time.monotonic()
         self._emit(Event("run", shown, False, detail))
-        try:
-            completed = subprocess.run(
-                (executable, *argv[1:]),
-                cwd=cwd,
-                env=full_env,
-                input=input,
-                capture_output=True,
-                timeout=limit,
-                text=not isinstance(input, bytes),
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise CommandTimeout(shown, limit, self._tail(exc.stderr)) from None
-        stdout = completed.stdout if isinstance(completed.stdout, str) else completed.stdout.decode(errors="replace")
-        stderr = completed.stderr if isinstance(completed.stderr, str) else completed.stderr.decode(errors="replace")
+        command = (executable, *argv[1:])
+        text = not isinstance(input, bytes)
+        if stop_grace is None:
+            try:
+                completed = subprocess.run(command, cwd=cwd, env=full_env, input=input, capture_output=True,
+                                           timeout=limit, text=text)
+            except subprocess.TimeoutExpired as exc:
+                raise CommandTimeout(shown, limit, self._tail(exc.stderr)) from None
+            returncode, raw_out, raw_err = completed.returncode, completed.stdout, completed.stderr
+        else:
+            returncode, raw_out, raw_err = self._run_in_own_group(command, shown, cwd=cwd, env=full_env, input=input,
+                                                                 limit=limit, text=text, grace=stop_grace)
+        stdout = raw_out if isinstance(raw_out, str) else (raw_out or b"").decode(errors="replace")
+        stderr = raw_err if isinstance(raw_err, str) else (raw_err or b"").decode(errors="replace")
         if self._log_file is not None:
-            self._emit(Event("exit", shown, False, f"exit {completed.returncode}",
-                             {"exit": completed.returncode, "seconds": round(time.monotonic() - started, 3)}))
-        if check and completed.returncode != 0:
-            raise CommandError(shown, completed.returncode, self._tail(stderr))
-        return CommandResult(argv, completed.returncode, stdout, stderr)
+            self._emit(Event("exit", shown, False, f"exit {returncode}",
+                             {"exit": returncode, "seconds": round(time.monotonic() - started, 3)}))
+        if check and returncode != 0:
+            raise CommandError(shown, returncode, self._tail(stderr))
+        return CommandResult(argv, returncode, stdout, stderr)
+
+    def _run_in_own_group(self, command: Sequence[str], shown: str, *, cwd: Path | str | None, env: Mapping[str, str],
+                          input: str | bytes | None, limit: float, text: bool,
+                          grace: float) -> tuple[int, str | bytes, str | bytes]:
+        """Run a tool that must clean up when stopped (tofu releases its state lock, helm finishes
+        a release's status) in its own process group: a Ctrl-C on the terminal then reaches only
+        this process, which forwards a single SIGINT (a second one makes tofu exit at once,
+        leaving the lock) and gives the tool time to stop, instead of killing it at once."""
+        process = subprocess.Popen(command, cwd=cwd, env=env, text=text, start_new_session=True,
+                                   stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            stdout, stderr = process.communicate(input, timeout=limit)
+        except subprocess.TimeoutExpired:
+            _, stderr = self._stop_group(process, f"timed out after {limit:g}s", grace)
+            raise CommandTimeout(shown, limit, self._tail(stderr)) from None
+        except KeyboardInterrupt:
+            self._stop_group(process, "interrupted", grace)
+            raise
+        return process.returncode, stdout, stderr
+
+    def _stop_group(self, process: subprocess.Popen, reason: str, grace: float) -> tuple[str | bytes, str | bytes]:
+        """SIGINT, then SIGTERM, each followed by up to `grace` seconds of waiting, then SIGKILL;
+        every step is reported. A further Ctrl-C while waiting moves on to the next signal."""
+        tool = Path(str(process.args[0])).name  # type: ignore[index]
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.note(f"{tool} {reason}: sent {signum.name}, waiting up to {grace:g}s for it to stop cleanly "
+                      "(killed now, it could leave a state lock or half-applied changes behind)")
+            _signal_group(process, signum)
+            try:
+                stdout, stderr = process.communicate(timeout=grace)
+            except subprocess.TimeoutExpired:
+                continue
+            except KeyboardInterrupt:
+                reason = "interrupted again"
+                continue
+            self.note(f"{tool} stopped (exit code {process.returncode})")
+            return stdout, stderr
+        self.note(f"{tool} did not stop within {grace:g}s of SIGTERM: killing it (SIGKILL)")
+        _signal_group(process, signal.SIGKILL)
+        return process.communicate()
 
     def run_interactive(self, argv: Sequence[str], *, cwd: Path | str | None = None,
                         env: Mapping[str, str] | None = None, ok_codes: tuple[int, ...] = (0,)) -> int:
@@ -317,3 +362,11 @@ class Executor:
         if not self.dry:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
             os.replace(source, target)
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    """Send `signum` to the process group the process leads (its helpers too: tofu's providers)."""
+    try:
+        os.killpg(process.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass

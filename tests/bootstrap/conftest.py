@@ -49,10 +49,18 @@ repository_name: "someone/cluster"
 repository_visibility: "private"
 """
 
-NODES_YAML = "nodes:\n" + "".join(
-    f'  - name: "{name}"\n    address: "{address}"\n    controller: {str(controller).lower()}\n'
-    f'    disk: "/dev/sda"\n    mac_addr: "{fake_mac(address)}"\n    schematic_id: "{VANILLA_SCHEMATIC}"\n'
-    for name, address, controller in NODES)
+# Three controllers (the fake names them k8s-0..k8s-2 too): an etcd cluster that survives one node.
+HA_NODES = (("k8s-0", "10.0.0.11", True), ("k8s-1", "10.0.0.12", True), ("k8s-2", "10.0.0.13", True))
+
+
+def nodes_yaml(nodes: tuple[tuple[str, str, bool], ...]) -> str:
+    return "nodes:\n" + "".join(
+        f'  - name: "{name}"\n    address: "{address}"\n    controller: {str(controller).lower()}\n'
+        f'    disk: "/dev/sda"\n    mac_addr: "{fake_mac(address)}"\n    schematic_id: "{VANILLA_SCHEMATIC}"\n'
+        for name, address, controller in nodes)
+
+
+NODES_YAML = nodes_yaml(NODES)
 
 
 def wire_bootstrap(project: Project) -> None:
@@ -63,19 +71,29 @@ def wire_bootstrap(project: Project) -> None:
         tasks_py.write_text(text + f"\nfrom tasks import bootstrap  # noqa: E402\n{WIRING}\n")
 
 
-@pytest.fixture(scope="session")
-def configured_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project configured once for the fake cluster (private repository: a deploy key too)."""
-    project = copy_project(tmp_path_factory.mktemp("bootstrap-base") / "repo")
+def _configure_base(target: Path, nodes: str) -> Path:
+    project = copy_project(target)
     wire_bootstrap(project)
     result = project.inv("init")
     assert result.returncode == 0, result.stderr
     shutil.copy(SAMPLES / "cloudflare-tunnel.sample.json", project.root / "cloudflare-tunnel.json")
     project.write("cluster.yaml", CLUSTER_YAML)
-    project.write("nodes.yaml", NODES_YAML)
+    project.write("nodes.yaml", nodes)
     result = project.inv("configure", "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
     return project.root
+
+
+@pytest.fixture(scope="session")
+def configured_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project configured once for the fake cluster (private repository: a deploy key too)."""
+    return _configure_base(tmp_path_factory.mktemp("bootstrap-base") / "repo", NODES_YAML)
+
+
+@pytest.fixture(scope="session")
+def configured_ha_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Like configured_base, with three controllers (HA_NODES)."""
+    return _configure_base(tmp_path_factory.mktemp("bootstrap-ha-base") / "repo", nodes_yaml(HA_NODES))
 
 
 @pytest.fixture
@@ -145,6 +163,16 @@ def running_bench(project: Project, tmp_path: Path):
     from tests.fakes.kube_api import start_kube_api
 
     yield from _bench(project, tmp_path, start_kube_api, stage="running")
+
+
+@pytest.fixture
+def ha_running_bench(configured_ha_base: Path, tmp_path: Path):
+    """A running three-controller cluster (etcd on all three) and a project configured for it."""
+    from tests.fakes.kube_api import start_kube_api
+
+    target = tmp_path / "repo"
+    shutil.copytree(configured_ha_base, target, symlinks=True)
+    yield from _bench(Project(target), tmp_path, start_kube_api, stage="running", controllers=3, workers=0)
 
 
 def _bench(project: Project, tmp_path: Path, start_kube_api, **options: object):

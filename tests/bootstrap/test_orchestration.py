@@ -62,6 +62,8 @@ class ScriptedTalos:
         self.calls: list[tuple[str, str]] = []
         self.bootstrap_answers = list(bootstrap_answers or [])
         self.members = list(etcd_members or [])
+        # Addresses whose etcd answers (None: every node's, once there are members).
+        self.member_nodes: set[str] | None = None
         self.install_looks = install_looks
         self.active = 0
         self.most_active = 0
@@ -106,6 +108,8 @@ class ScriptedTalos:
 
     def etcd_members(self, address: str, *, direct: bool = False, timeout: float | None = None) -> list[dict]:
         self.calls.append(("etcd members", address))
+        if self.member_nodes is not None and address not in self.member_nodes:
+            raise CommandError("talosctl etcd members", 1, "rpc error: code = Unknown desc = context deadline exceeded")
         if not self.members:
             raise CommandError("talosctl etcd members", 1, "rpc error: code = Unknown desc = context deadline exceeded")
         return [{"hostname": name} for name in self.members]
@@ -257,11 +261,11 @@ def journal(tmp_path: Path, ex: Executor) -> bs.Journal:
 
 def test_bootstrap_once_and_recorded(tmp_path):
     talos = ScriptedTalos(machines(k8s_0="running"))
-    step = bs.bootstrap_etcd(talos, NODES[0], journal(tmp_path, talos.ex), bs.StepLog(), timing=timing(Clock()),
+    step = bs.bootstrap_etcd(talos, NODES[:1], journal(tmp_path, talos.ex), bs.StepLog(), timing=timing(Clock()),
                              dry=False)
     assert step.outcome == bs.DONE and talos.count("bootstrap") == 1
     assert bs.Journal(tmp_path, talos.ex).bootstrap["node"] == "k8s-0"
-    again = bs.bootstrap_etcd(talos, NODES[0], journal(tmp_path, talos.ex), bs.StepLog(), timing=timing(Clock()),
+    again = bs.bootstrap_etcd(talos, NODES[:1], journal(tmp_path, talos.ex), bs.StepLog(), timing=timing(Clock()),
                               dry=False)
     assert again.outcome == bs.SKIPPED and "members: k8s-0" in again.detail
     assert talos.count("bootstrap") == 1
@@ -269,7 +273,7 @@ def test_bootstrap_once_and_recorded(tmp_path):
 
 def test_already_exists_means_bootstrapped(tmp_path):
     talos = ScriptedTalos(machines(k8s_0="running"), bootstrap_answers=[(1, ALREADY)])
-    step = bs.bootstrap_etcd(talos, NODES[0], journal(tmp_path, talos.ex), bs.StepLog(), timing=timing(Clock()),
+    step = bs.bootstrap_etcd(talos, NODES[:1], journal(tmp_path, talos.ex), bs.StepLog(), timing=timing(Clock()),
                              dry=False)
     assert step.outcome == bs.SKIPPED and "already bootstrapped" in step.detail
     assert talos.count("bootstrap") == 1
@@ -280,14 +284,14 @@ def test_other_bootstrap_errors_are_retried_until_the_deadline(tmp_path):
     clock = Clock()
     talos = ScriptedTalos(machines(k8s_0="running"), bootstrap_answers=[(1, UNREACHABLE), (1, UNREACHABLE), (0, "")])
     progress: list[str] = []
-    step = bs.bootstrap_etcd(talos, NODES[0], journal(tmp_path, talos.ex), bs.StepLog(progress.append),
+    step = bs.bootstrap_etcd(talos, NODES[:1], journal(tmp_path, talos.ex), bs.StepLog(progress.append),
                              timing=timing(clock, bootstrap_pause=10), dry=False)
     assert step.outcome == bs.DONE and talos.count("bootstrap") == 3 and clock.sleeps == [10, 10]
     assert any("retrying in 10s" in line for line in progress)
 
     talos = ScriptedTalos(machines(k8s_0="running"), bootstrap_answers=[(1, UNREACHABLE)] * 100)
     with pytest.raises(bs.BootstrapTimeout, match="kept failing for 30s"):
-        bs.bootstrap_etcd(talos, NODES[0], journal(tmp_path / "other", talos.ex), bs.StepLog(),
+        bs.bootstrap_etcd(talos, NODES[:1], journal(tmp_path / "other", talos.ex), bs.StepLog(),
                           timing=timing(Clock(), bootstrap_pause=10, bootstrap_timeout=30), dry=False)
 
 
@@ -303,20 +307,65 @@ def test_a_recorded_bootstrap_is_never_sent_again_while_etcd_starts(tmp_path):
         if clock.now >= 15:
             talos.members = ["k8s-0"]
 
-    step = bs.bootstrap_etcd(talos, NODES[0], bs.Journal(tmp_path, talos.ex), bs.StepLog(),
+    step = bs.bootstrap_etcd(talos, NODES[:1], bs.Journal(tmp_path, talos.ex), bs.StepLog(),
                              timing=bs.Timing(sleep=etcd_comes_up, clock=clock, poll=5), dry=False)
     assert step.outcome == bs.SKIPPED and talos.count("bootstrap") == 0
 
     talos.members = []
     with pytest.raises(bs.BootstrapTimeout, match=r"delete \.inv/bootstrap\.json"):
-        bs.bootstrap_etcd(talos, NODES[0], bs.Journal(tmp_path, talos.ex), bs.StepLog(),
+        bs.bootstrap_etcd(talos, NODES[:1], bs.Journal(tmp_path, talos.ex), bs.StepLog(),
                           timing=timing(Clock(), poll=5, bootstrap_timeout=20), dry=False)
     assert talos.count("bootstrap") == 0
 
 
+CONTROLLERS = [bs.ClusterNode(f"k8s-{i}", f"10.0.0.1{i + 1}", True, "/dev/sda") for i in range(3)]
+
+
+def test_a_reinstalled_controller_joins_the_etcd_the_others_run_and_is_never_bootstrapped(tmp_path):
+    clock = Clock()
+    talos = ScriptedTalos({node.address: Machine("running") for node in CONTROLLERS},
+                          etcd_members=["k8s-1", "k8s-2", "k8s-0"])
+    talos.member_nodes = {"10.0.0.12", "10.0.0.13"}  # k8s-0 was reset and is joining: empty data
+
+    def joins(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.now >= 15:
+            talos.member_nodes.add("10.0.0.11")
+
+    progress: list[str] = []
+    step = bs.bootstrap_etcd(talos, CONTROLLERS, journal(tmp_path, talos.ex), bs.StepLog(progress.append),
+                             timing=bs.Timing(sleep=joins, clock=clock, poll=5), dry=False, installed={"k8s-0"})
+    assert talos.count("bootstrap") == 0
+    assert step.outcome == bs.SKIPPED and "k8s-0 joined the existing etcd cluster" in step.detail
+    assert clock.now >= 15 and any("waiting for k8s-0 to join" in line for line in progress)
+
+    talos.member_nodes = {"10.0.0.12"}
+    with pytest.raises(bs.BootstrapTimeout, match="did not join etcd within 20s"):
+        bs.bootstrap_etcd(talos, CONTROLLERS, journal(tmp_path, talos.ex), bs.StepLog(),
+                          timing=timing(Clock(), poll=5, bootstrap_timeout=20), dry=False, installed={"k8s-0"})
+    assert talos.count("bootstrap") == 0
+
+    plan = ScriptedTalos({node.address: Machine("running") for node in CONTROLLERS}, dry=True, etcd_members=["k8s-1"])
+    plan.member_nodes = {"10.0.0.12"}
+    step = bs.bootstrap_etcd(plan, CONTROLLERS, journal(tmp_path / "plan", plan.ex), bs.StepLog(),
+                             timing=timing(Clock()), dry=True, installed={"k8s-0"})
+    assert step.outcome == bs.SKIPPED and "would wait for k8s-0 to join" in step.detail
+    assert plan.count("bootstrap") == 0
+
+
+def test_without_etcd_anywhere_a_controller_configured_before_this_run_gets_the_bootstrap(tmp_path):
+    """A controller that had etcd data refuses a bootstrap (AlreadyExists); the freshly installed
+    one would accept it even though a cluster exists, so it is never the one asked."""
+    talos = ScriptedTalos({node.address: Machine("running") for node in CONTROLLERS}, bootstrap_answers=[(1, ALREADY)])
+    step = bs.bootstrap_etcd(talos, CONTROLLERS, journal(tmp_path, talos.ex), bs.StepLog(), timing=timing(Clock()),
+                             dry=False, installed={"k8s-0"})
+    assert [target for kind, target in talos.calls if kind == "bootstrap"] == ["10.0.0.12"]
+    assert step.outcome == bs.SKIPPED and "already bootstrapped" in step.detail
+
+
 def test_dry_run_plans_the_bootstrap_without_sending_it(tmp_path):
     talos = ScriptedTalos(machines(), dry=True)
-    step = bs.bootstrap_etcd(talos, NODES[0], journal(tmp_path, talos.ex), bs.StepLog(), timing=timing(Clock()),
+    step = bs.bootstrap_etcd(talos, NODES[:1], journal(tmp_path, talos.ex), bs.StepLog(), timing=timing(Clock()),
                              dry=True)
     assert step.outcome == bs.PLANNED
     assert not (tmp_path / bs.JOURNAL_FILE).exists()

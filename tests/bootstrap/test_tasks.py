@@ -178,6 +178,36 @@ def test_an_already_bootstrapped_cluster_is_left_alone(running_bench: Bench):
     assert "secret bootstrap/sops-age.sops.yaml: done" in output  # the secrets were missing
 
 
+def test_apps_leaves_the_crds_alone_once_flux_upgraded_them(running_bench: Bench):
+    """Flux's helm-controller upgraded the CRDs (and owns their fields); the bootstrap's older copies
+    would conflict on a server-side apply, so a re-run of bootstrap.apps must not apply them."""
+    from cluster_template.cluster import Kube
+    from cluster_template.ops.bootstrap import crd_documents
+    from cluster_template.run import Executor
+
+    bench = running_bench
+    rename_fake_nodes(bench.tools)
+    ok(bench, "bootstrap.talos")
+    bench.tools.cluster.set_flux_installed(False)  # first install: the bootstrap applies the CRDs
+    bench.tools.cluster.set_kustomization("flux-system", ready=False, message="waiting for the source")
+    first = bench.inv("bootstrap.apps", "--timeout", "1")
+    assert "CRDs from bootstrap/helmfile.d/00-crds.yaml: done" in bench.output(first)
+    bench.tools.cluster.set_kustomization("flux-system", ready=True)
+    ex = Executor(env=bench.env())
+    kubeconfig = bench.root / "kubeconfig"
+    upgraded = crd_documents(bench.root, ex, kubeconfig)
+    for crd in upgraded:
+        crd["metadata"]["labels"]["helm.sh/chart"] += "-flux-upgrade"
+    with Kube(kubeconfig, ex) as kube:
+        kube.apply(upgraded, field_manager="helm-controller", force_conflicts=True)
+
+    output = ok(bench, "bootstrap.apps")
+
+    assert "CRDs from bootstrap/helmfile.d/00-crds.yaml: skipped (Flux is Ready and manages" in output
+    assert bench.tools.calls("helmfile", "sync") != []  # the first run synced; the second did not
+    assert len(bench.tools.calls("helmfile", "sync")) == 1
+
+
 def test_apps_waits_for_flux_and_reports_its_message(running_bench: Bench):
     bench = running_bench
     rename_fake_nodes(bench.tools)
@@ -189,6 +219,53 @@ def test_apps_waits_for_flux_and_reports_its_message(running_bench: Bench):
     assert "GitRepository/flux-system/flux-system" in result.stderr
     assert "unable to clone" in result.stderr and "re-run `inv bootstrap.apps`" in result.stderr
     assert len(bench.tools.calls("helmfile", "sync")) == 1  # Flux was not Ready, so the releases were synced
+
+
+def test_reinstalling_the_first_controller_joins_it_to_the_running_etcd(ha_running_bench: Bench):
+    """`inv talos.reset --node <first controller>` then `inv bootstrap.talos` (the flow the reset
+    task points to): while the reinstalled controller joins, its etcd data is empty, so Talos would
+    accept a bootstrap there and start a second etcd cluster. The other controllers still run the
+    cluster: the bootstrap must see that and let the node join instead."""
+    bench = ha_running_bench
+    bench.tools.cluster.set_timing(etcd_join_seconds=1.5)
+    ok(bench, "talos.generate-config")
+    ok(bench, "talos.reset", "--node", "k8s-0", "--yes")
+    bench.tools.cluster.wait_settled()
+    assert bench.tools.cluster.node(CONTROLLER)["stage"] == "maintenance"
+
+    output = ok(bench, "bootstrap.talos")
+    state = bench.tools.cluster.wait_settled()
+    assert list(bench.tools.cluster.etcd_clusters().values()) == [["k8s-0", "k8s-1", "k8s-2"]], output
+    assert not state["etcd"].get("foreign")
+    assert [call.returncode for call in bootstrap_calls(bench)] in ([], [1])  # never accepted
+    assert "joined" in output and "k8s-0" in output
+
+
+def test_dry_apply_node_on_a_generated_config_prints_no_value_of_the_secrets_bundle(running_bench: Bench):
+    """The real bundle and machine configs of `inv talos.generate-config`; the node runs the same
+    config but for one certSAN, so the diff's context lines are those around machine.certSANs."""
+    from cluster_template.ops.talos_config import load_stored_secrets
+    from cluster_template.run import Executor
+
+    bench = running_bench
+    rename_fake_nodes(bench.tools)
+    ok(bench, "talos.generate-config")
+    config = next((bench.root / "talos" / "clusterconfig").glob("*-k8s-0.yaml"))
+    text = config.read_text()
+    assert "    certSANs:\n" in text
+    running = text.replace("    certSANs:\n", "    certSANs:\n        - 10.0.0.99\n", 1)
+    with bench.tools.cluster.edit() as state:
+        state["nodes"][0]["config"] = running
+
+    result = bench.inv("--dry", "talos.apply-node", "--node", "k8s-0")
+    output = bench.output(result)
+    assert result.returncode == 0, output
+    assert "-        - 10.0.0.99" in output
+    bundle = load_stored_secrets(bench.root, Executor(env=bench.env()))
+    leaked = [value[:12] for value in bundle.secret_values() if value in output
+              or any(len(line) >= 16 and line in output for line in value.splitlines())]
+    assert leaked == [], output
+    assert_no_secrets(bench, output)
 
 
 # -- dry runs -----------------------------------------------------------------------------------------------
@@ -250,6 +327,23 @@ def test_a_missing_tool_names_mise_install(bench: Bench):
         assert "was not found on PATH" in result.stderr and "`mise install`" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
     assert bench.tools.calls() == []
+
+
+def test_a_node_configured_by_another_cluster_is_named_in_the_preflight(running_bench: Bench):
+    """Its API demands a client certificate (so it is configured) but its certificate is not signed
+    by this cluster's CA: counting it as configured would let the bootstrap wait on it for minutes."""
+    bench = running_bench
+    rename_fake_nodes(bench.tools)
+    ok(bench, "talos.generate-config")
+    bench.tools.cluster.set_foreign_ca(ADDRESSES[1])
+
+    for task in ("bootstrap.preflight", "bootstrap.talos"):
+        result = bench.inv(task)
+        assert result.returncode == 1, bench.output(result)
+        assert "k8s-1 (10.0.0.12): configured by another cluster: its Talos API certificate is not signed by the " \
+               "CA of talos/clusterconfig/talosconfig" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert bootstrap_calls(bench) == [] and bench.tools.calls("talosctl", "apply-config") == []
 
 
 def test_missing_inputs_say_which_task_to_run_first(bench: Bench):

@@ -99,7 +99,8 @@ def make_day2(tmp_path: Path, *, controllers: int = 1, workers: int = 0, kube=No
         image = f"factory.talos.dev/metal-installer/{VANILLA_SCHEMATIC}:{talos_version}"
         project.write(f"talos/clusterconfig/{CLUSTER_NAME}-{node['hostname']}.yaml",
                       machine_config(node["role"], node["hostname"], image=image, cluster_name=CLUSTER_NAME,
-                                     endpoint="https://10.0.0.100:6443", kubernetes_version="v1.35.4"))
+                                     endpoint="https://10.0.0.100:6443", kubernetes_version="v1.35.4",
+                                     secrets=tools.cluster.talos_secrets()))
     kubeconfig = api.kubeconfig if api is not None else tools.use_kubeconfig()
     (project.root / "kubeconfig").write_bytes(kubeconfig.read_bytes())
     os.chmod(project.root / "kubeconfig", 0o600)

@@ -203,6 +203,37 @@ def test_killed_run_resumes_without_upgrading_a_node_twice(tmp_path, fake_kube):
     assert not any(node["cordoned"] for node in day2.cluster.nodes())
 
 
+def test_resumed_nodes_count_as_down_until_they_are_finished(tmp_path, fake_kube):
+    """What a killed `--max-parallel 2` run leaves: k8s-worker-0 upgraded and rebooted but still
+    cordoned, k8s-worker-1 cordoned and drained but not upgraded, both `in-progress`. A fresh
+    worker must not be gated on the cluster being healthy (it cannot be: two nodes are cordoned)
+    before both resumed nodes are finished."""
+    day2 = make_day2(tmp_path, controllers=1, workers=4, kube=fake_kube)
+    image = installer_image(TARGET)
+    resumed = {"k8s-worker-0": "verify", "k8s-worker-1": "drain"}
+    with day2.cluster.edit() as state:
+        for node in state["nodes"]:
+            if node["hostname"] == "k8s-0" or node["hostname"] == "k8s-worker-0":
+                node.update({"talos_version": TARGET, "installer_image": image})
+            node["cordoned"] = node["hostname"] in resumed
+    names = [node["hostname"] for node in day2.cluster.nodes()]
+    journal = {"format": 1, "started": "2026-01-01T00:00:00Z",
+               "target": {"talos_version": TARGET, "images": {name: image for name in names}},
+               "nodes": {"k8s-0": {"state": "done", "step": "done"},
+                         **{name: {"state": "in-progress", "step": step} for name, step in resumed.items()}}}
+    (day2.root / JOURNAL).parent.mkdir(parents=True, exist_ok=True)
+    (day2.root / JOURNAL).write_text(json.dumps(journal))
+
+    result = day2.inv("talos.upgrade", "--max-parallel", "2")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(upgrade_calls(day2)) == sorted(day2.node_ip(n) for n in ("k8s-worker-1", "k8s-worker-2",
+                                                                          "k8s-worker-3"))
+    assert "[k8s-worker-0] already runs" in result.stdout
+    assert {node["talos_version"] for node in day2.cluster.nodes()} == {TARGET}
+    assert not any(node["cordoned"] for node in day2.cluster.nodes())
+
+
 def test_precheck_reports_every_problem_before_touching_any_node(tmp_path, fake_kube):
     day2 = make_day2(tmp_path, controllers=1, workers=3, kube=fake_kube)
     day2.cluster.set_unreachable(day2.node_ip("k8s-worker-0"))

@@ -13,9 +13,12 @@ lock, so tests can change it while fake processes run.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
+import os
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,25 +51,94 @@ def installer_image(version: str, schematic: str = VANILLA_SCHEMATIC, platform: 
     return f"factory.talos.dev/{platform}-installer/{schematic}:{version}"
 
 
+def _pem(kind: str, size: int) -> str:
+    """Standard base64 of a PEM block with `size` random bytes, as Talos stores keys and certificates."""
+    body = base64.b64encode(os.urandom(size)).decode()
+    lines = "\n".join(body[i:i + 64] for i in range(0, len(body), 64))
+    return base64.b64encode(f"-----BEGIN {kind}-----\n{lines}\n-----END {kind}-----\n".encode()).decode()
+
+
+def _token() -> str:
+    alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+    return "".join(alphabet[b % 36] for b in os.urandom(6)) + "." + "".join(alphabet[b % 36] for b in os.urandom(16))
+
+
+def fake_talos_secrets() -> dict[str, str]:
+    """Random secrets shaped like a Talos bundle's (base64 PEM keys, `[0-9a-z]{6}.[0-9a-z]{16}`
+    tokens, 32-byte base64 secrets), so a test can tell whether any of them leaked."""
+    return {
+        "machine_token": _token(), "machine_ca_crt": _pem("CERTIFICATE", 300),
+        "machine_ca_key": _pem("ED25519 PRIVATE KEY", 48), "cluster_id": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "cluster_secret": base64.b64encode(os.urandom(32)).decode(), "cluster_token": _token(),
+        "secretbox": base64.b64encode(os.urandom(32)).decode(), "cluster_ca_crt": _pem("CERTIFICATE", 400),
+        "cluster_ca_key": _pem("EC PRIVATE KEY", 121), "aggregator_ca_crt": _pem("CERTIFICATE", 350),
+        "aggregator_ca_key": _pem("EC PRIVATE KEY", 121), "service_account_key": _pem("RSA PRIVATE KEY", 2350),
+        "etcd_ca_crt": _pem("CERTIFICATE", 400), "etcd_ca_key": _pem("EC PRIVATE KEY", 121),
+    }
+
+
+# Secret values of fake_talos_secrets (certificates are public).
+SECRET_FIELDS = ("machine_token", "machine_ca_key", "cluster_secret", "cluster_token", "secretbox", "cluster_ca_key",
+                 "aggregator_ca_key", "service_account_key", "etcd_ca_key")
+
+
 def machine_config(role: str, hostname: str, *, image: str, cluster_name: str, endpoint: str,
-                   kubernetes_version: str) -> str:
-    """A small v1alpha1 machine config, enough for the fakes (role, install image, cluster facts)."""
-    return (
+                   kubernetes_version: str, secrets: dict[str, str] | None = None,
+                   cert_sans: tuple[str, ...] = ("127.0.0.1",)) -> str:
+    """A v1alpha1 machine config laid out as Talos encodes one (secrets next to certSANs and the
+    kubelet image, as in a real config, so a diff of an ordinary edit has them as context lines)."""
+    s = secrets or fake_talos_secrets()
+    sans = "".join(f"        - {san}\n" for san in cert_sans)
+    text = (
         "version: v1alpha1\n"
+        "debug: false\n"
+        "persist: true\n"
         "machine:\n"
         f"    type: {role}\n"
+        f"    token: {s['machine_token']}\n"
+        "    ca:\n"
+        f"        crt: {s['machine_ca_crt']}\n"
+        f"        key: {s['machine_ca_key']}\n"
+        "    certSANs:\n"
+        f"{sans}"
+        "    kubelet:\n"
+        f"        image: ghcr.io/siderolabs/kubelet:{kubernetes_version}\n"
+        "        defaultRuntimeSeccompProfileEnabled: true\n"
+        "    network:\n"
+        f"        hostname: {hostname}\n"
         "    install:\n"
         "        disk: /dev/sda\n"
         f"        image: {image}\n"
-        "    network:\n"
-        f"        hostname: {hostname}\n"
-        "    kubelet:\n"
-        f"        image: ghcr.io/siderolabs/kubelet:{kubernetes_version}\n"
+        "        wipe: false\n"
         "cluster:\n"
-        f"    clusterName: {cluster_name}\n"
+        f"    id: {s['cluster_id']}\n"
+        f"    secret: {s['cluster_secret']}\n"
         "    controlPlane:\n"
         f"        endpoint: {endpoint}\n"
+        f"    clusterName: {cluster_name}\n"
+        f"    token: {s['cluster_token']}\n"
     )
+    if role == "controlplane":
+        text += (
+            f"    secretboxEncryptionSecret: {s['secretbox']}\n"
+            "    ca:\n"
+            f"        crt: {s['cluster_ca_crt']}\n"
+            f"        key: {s['cluster_ca_key']}\n"
+            "    aggregatorCA:\n"
+            f"        crt: {s['aggregator_ca_crt']}\n"
+            f"        key: {s['aggregator_ca_key']}\n"
+            "    serviceAccount:\n"
+            f"        key: {s['service_account_key']}\n"
+            "    apiServer:\n"
+            f"        image: registry.k8s.io/kube-apiserver:{kubernetes_version}\n"
+            "    etcd:\n"
+            "        ca:\n"
+            f"            crt: {s['etcd_ca_crt']}\n"
+            f"            key: {s['etcd_ca_key']}\n"
+        )
+    else:
+        text += "    ca:\n" f"        crt: {s['cluster_ca_crt']}\n" "        key: \"\"\n"
+    return text
 
 
 class FakeCluster:
@@ -95,6 +167,7 @@ class FakeCluster:
         schematic: str = VANILLA_SCHEMATIC,
         install_seconds: float = 0.0,
         reboot_seconds: float = 0.0,
+        etcd_join_seconds: float = fakestate.DEFAULT_TIMING["etcd_join_seconds"],
         log_path: Path | None = None,
         tool_versions: dict[str, str] | None = None,
     ) -> "FakeCluster":
@@ -110,6 +183,7 @@ class FakeCluster:
         first_ip = f"{subnet}.{first_host}"
         endpoint = endpoint or f"https://{first_ip}:6443"
         image = installer_image(talos_version, schematic)
+        talos_secrets = fake_talos_secrets()
         nodes = []
         roles = ["controlplane"] * controllers + ["worker"] * workers
         for index, role in enumerate(roles):
@@ -126,7 +200,7 @@ class FakeCluster:
                 "config_hash": None,
                 "kubernetes_ready": False,
                 "cordoned": False,
-                "boot_id": f"boot-{index}",
+                "boot_id": str(uuid.uuid4()),
                 "created_at": created,
                 "pending": None,
                 # fault injection
@@ -139,7 +213,7 @@ class FakeCluster:
             }
             if stage == "running":
                 text = machine_config(role, hostname, image=image, cluster_name=cluster_name, endpoint=endpoint,
-                                      kubernetes_version=kubernetes_version)
+                                      kubernetes_version=kubernetes_version, secrets=talos_secrets)
                 node["config"] = text
                 node["config_hash"] = fakestate.sha256_text(text)
             nodes.append(node)
@@ -147,9 +221,10 @@ class FakeCluster:
         state = {
             "version": 1,
             "cluster": {"name": cluster_name, "endpoint": endpoint, "kubernetes_version": kubernetes_version,
-                        "cni_ready": running, "auto_ready": True, "cni_releases": list(fakestate.DEFAULT_CNI_RELEASES),
+                        "cni_ready": running, "auto_ready": True, "talos_secrets": talos_secrets, "cni_releases": list(fakestate.DEFAULT_CNI_RELEASES),
                         "bad_images": []},
-            "timing": {"install_seconds": install_seconds, "reboot_seconds": reboot_seconds},
+            "timing": {"install_seconds": install_seconds, "reboot_seconds": reboot_seconds,
+                       "etcd_join_seconds": etcd_join_seconds},
             "tools": dict(fakestate.DEFAULT_TOOL_VERSIONS, **(tool_versions or {})),
             "nodes": nodes,
             "etcd": {"bootstrapped": False, "members": []},
@@ -180,6 +255,10 @@ class FakeCluster:
         with fakestate.locked_state(self.path) as state:
             yield state
             fakestate.refresh_derived(state)
+
+    def talos_secrets(self) -> dict[str, str]:
+        """The secrets in the machine configs of this cluster's running nodes (fake_talos_secrets)."""
+        return dict(self.read()["cluster"]["talos_secrets"])
 
     def node(self, address: str) -> dict:
         node = fakestate.find_node(self.read(), address)
@@ -235,6 +314,11 @@ class FakeCluster:
     def set_unreachable(self, address: str, unreachable: bool = True) -> None:
         self._update_node(address, unreachable=unreachable)
 
+    def set_foreign_ca(self, address: str, foreign: bool = True) -> None:
+        """The node runs a config of another cluster: its API certificate is signed by a CA this
+        cluster's talosconfig does not trust (and it demands a client certificate of that CA)."""
+        self._update_node(address, foreign_ca=foreign)
+
     def set_upgrade_seconds(self, address: str, seconds: float) -> None:
         """How long an upgrade keeps this node rebooting."""
         self._update_node(address, upgrade_seconds=seconds)
@@ -251,12 +335,22 @@ class FakeCluster:
         """Turn on a node that `reset` shut down (without --reboot)."""
         self._update_node(address, powered_off=False)
 
-    def set_timing(self, *, install_seconds: float | None = None, reboot_seconds: float | None = None) -> None:
+    def set_timing(self, *, install_seconds: float | None = None, reboot_seconds: float | None = None,
+                   etcd_join_seconds: float | None = None) -> None:
         with self.edit() as state:
-            if install_seconds is not None:
-                state["timing"]["install_seconds"] = install_seconds
-            if reboot_seconds is not None:
-                state["timing"]["reboot_seconds"] = reboot_seconds
+            for key, value in (("install_seconds", install_seconds), ("reboot_seconds", reboot_seconds),
+                               ("etcd_join_seconds", etcd_join_seconds)):
+                if value is not None:
+                    state["timing"][key] = value
+
+    def etcd_clusters(self) -> dict[str, list[str]]:
+        """Every etcd cluster whose data some node holds: cluster ID -> hostnames holding it. More
+        than one is a split brain (two control planes that do not know each other)."""
+        clusters: dict[str, list[str]] = {}
+        for node in self.read()["nodes"]:
+            if node.get("etcd_data"):
+                clusters.setdefault(node["etcd_data"], []).append(node["hostname"])
+        return clusters
 
     def set_cni_ready(self, ready: bool = True) -> None:
         with self.edit() as state:

@@ -34,7 +34,9 @@ DEFAULT_TOOL_VERSIONS = {
     "helmfile": "v1.2.3",
     "tofu": "1.11.14",
 }
-DEFAULT_TIMING = {"install_seconds": 0.2, "reboot_seconds": 0.2}
+# etcd_join_seconds: how long a configured control plane runs with empty etcd data before it has
+# joined the cluster (Talos retries addMember every 3 s; a real join takes seconds).
+DEFAULT_TIMING = {"install_seconds": 0.2, "reboot_seconds": 0.2, "etcd_join_seconds": 0.2}
 # Releases whose sync installs the CNI: only then do nodes report Ready.
 DEFAULT_CNI_RELEASES = ["cilium"]
 # Environment variables whose values are credentials: logged as a hash, never in clear.
@@ -121,26 +123,88 @@ def settle(state: dict, at: float) -> None:
 
 
 def refresh_derived(state: dict) -> None:
-    """etcd membership follows the running control planes; Ready follows etcd + the CNI."""
+    """etcd membership follows the running control planes; Ready follows etcd + the CNI.
+
+    Each node keeps its own etcd data (`etcd_data`: the ID of the etcd cluster whose data is on
+    its EPHEMERAL partition, None while empty), as Talos does. A configured control plane with no
+    data joins the bootstrapped cluster `etcd_join_seconds` after it runs; until then its data
+    stays empty, which is exactly when Talos would accept a `bootstrap` on it (see cmd_bootstrap).
+    Joining replaces a stale member of the same hostname, as Talos's addMember does."""
     etcd = state.setdefault("etcd", {"bootstrapped": False, "members": []})
     cluster = state.setdefault("cluster", {})
+    if etcd.get("bootstrapped") and not etcd.get("cluster_id"):
+        # A state written without per-node data (by hand in a test): the members hold it.
+        etcd["cluster_id"] = new_cluster_id()
+        for member in etcd["members"]:
+            node = find_node(state, member["hostname"]) or find_node(state, member["ip"])
+            if node is not None and "etcd_data" not in node:
+                node["etcd_data"] = etcd["cluster_id"]
     if etcd.get("bootstrapped"):
-        known = {member["hostname"] for member in etcd["members"]}
         for node in state.get("nodes", []):
-            if (node["role"] == "controlplane" and node["stage"] == "running" and node.get("config_hash")
-                    and node["hostname"] not in known):
-                etcd["members"].append(new_member(node))
-        if not etcd["members"]:
-            etcd["bootstrapped"] = False
-    etcd["healthy"] = bool(etcd.get("bootstrapped")) and all(
-        (node := find_node(state, member["hostname"])) is not None and node["stage"] == "running"
-        and not node.get("health_fail") and not node.get("unreachable") and not node.get("powered_off")
-        for member in etcd["members"])
+            joining = (node["role"] == "controlplane" and node["stage"] == "running" and node.get("config_hash")
+                       and not node.get("etcd_data"))
+            if not joining:
+                node.pop("etcd_join_at", None)
+                continue
+            join_at = node.get("etcd_join_at")
+            if join_at is None:
+                node["etcd_join_at"] = now() + timing(state, "etcd_join_seconds")
+                continue
+            if join_at > now() or not etcd_quorum(state):
+                continue
+            etcd["members"] = [m for m in etcd["members"] if m["hostname"] != node["hostname"]] + [new_member(node)]
+            node["etcd_data"] = etcd["cluster_id"]
+            node.pop("etcd_join_at", None)
+        holders = {node.get("etcd_data") for node in state.get("nodes", []) if node.get("etcd_data")}
+        if not etcd["members"] or etcd.get("cluster_id") not in holders:
+            # Every copy of the data is wiped: the cluster (and every object in it) is gone.
+            etcd.update({"bootstrapped": False, "cluster_id": None, "members": []})
+        etcd["foreign"] = {key: members for key, members in (etcd.get("foreign") or {}).items() if key in holders}
+    for node in state.get("nodes", []):
+        # The Node object lives in etcd: registered once the kubelet joins, kept (NotReady) while
+        # the machine is down or wiped, until deleted or until etcd itself is gone.
+        if not etcd.get("bootstrapped"):
+            node["k8s_node"] = False
+        elif node["stage"] == "running" and node.get("config_hash"):
+            node["k8s_node"] = True
+    etcd["healthy"] = bool(etcd.get("bootstrapped")) and not etcd.get("foreign") and all(
+        member_running(state, member, etcd.get("cluster_id")) for member in etcd["members"])
     if cluster.get("auto_ready", True):
         for node in state.get("nodes", []):
             node["kubernetes_ready"] = bool(
                 node["stage"] == "running" and node.get("config_hash") and etcd.get("bootstrapped")
                 and cluster.get("cni_ready") and not node.get("powered_off"))
+
+
+def member_running(state: dict, member: dict, cluster_id: str | None) -> bool:
+    """Whether the node behind an etcd member runs etcd with this cluster's data."""
+    node = find_node(state, member["hostname"])
+    return (node is not None and node["stage"] == "running" and node.get("etcd_data") == cluster_id
+            and not node.get("health_fail") and not node.get("unreachable") and not node.get("powered_off"))
+
+
+def etcd_quorum(state: dict) -> bool:
+    """More than half of the bootstrapped cluster's members run: it accepts a new member."""
+    etcd = state["etcd"]
+    running = sum(1 for member in etcd["members"] if member_running(state, member, etcd.get("cluster_id")))
+    return running * 2 > len(etcd["members"])
+
+
+def new_cluster_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def etcd_cluster_members(state: dict, node: dict) -> list[dict] | None:
+    """The members of the etcd cluster whose data this node holds (None: it runs no etcd)."""
+    data = node.get("etcd_data")
+    etcd = state.get("etcd", {})
+    if not data:
+        return None
+    if data == etcd.get("cluster_id"):
+        members = etcd.get("members", [])
+    else:
+        members = (etcd.get("foreign") or {}).get(data, [])
+    return members if any(m["hostname"] == node["hostname"] for m in members) else None
 
 
 def new_member(node: dict) -> dict:

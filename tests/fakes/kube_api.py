@@ -29,7 +29,7 @@ the pods/eviction subresource and the bearer token of the kubeconfigs the fakes 
 paths answer 404 with a Status object, as the real server does.
 
 Known simplifications: lists are atomic in server-side apply (no merge keys), there are no
-watches, DELETE, label selectors or admission; a Secret's `stringData` is folded into `data` on
+watches, label selectors or admission, and DELETE exists for Nodes only; a Secret's `stringData` is folded into `data` on
 write, as the real registry does.
 """
 
@@ -368,7 +368,24 @@ class FakeKubeAPI:
                 return 200, self._get(state, kind, namespace, name)
             if method == "PATCH":
                 return self._patch(state, kind, namespace, name, query, content_type, body)
+            if method == "DELETE" and kind.plural == "nodes":
+                return 200, self._delete_node(state, name)
         raise ApiStatus(405, "MethodNotAllowed", NOT_ALLOWED)
+
+    def _delete_node(self, state: dict, name: str) -> dict:
+        """DELETE a Node: gone until its kubelet registers it again (a running, configured machine
+        does so at once, as a real kubelet would)."""
+        deleted = self._get(state, BUILTIN_KINDS[1], None, name)
+        with fakestate.locked_state(self.state_path) as live_state:
+            node = next((n for n in live_state["nodes"] if n["hostname"] == name and registered(live_state, n)), None)
+            if node is None:
+                raise not_found(BUILTIN_KINDS[1], name)
+            node["k8s_node"] = False
+            node["k8s_node_deletions"] = node.get("k8s_node_deletions", 0) + 1
+            node["cordoned"] = False
+            if node["stage"] == "running" and node.get("config_hash"):
+                fakestate.refresh_derived(live_state)
+        return deleted
 
     # -- discovery -----------------------------------------------------------------------------
 
@@ -693,10 +710,10 @@ class FakeKubeAPI:
 # -- objects derived from the state ---------------------------------------------------------------------
 
 def registered(state: dict, node: dict) -> bool:
-    """A node object exists once the node was configured and joined a bootstrapped cluster; it stays
-    while the node reboots and goes when a reset wipes its configuration."""
-    return bool(state.get("etcd", {}).get("bootstrapped") and node.get("config_hash")
-                and node["stage"] in ("running", "rebooting", "resetting"))
+    """A node object exists once the node was configured and joined a bootstrapped cluster; as in
+    Kubernetes it stays (NotReady) while the machine reboots or after a reset, until it is deleted
+    (see fakestate.refresh_derived)."""
+    return bool(state.get("etcd", {}).get("bootstrapped") and node.get("k8s_node"))
 
 
 def node_objects(state: dict) -> list[dict]:

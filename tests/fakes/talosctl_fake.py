@@ -248,13 +248,21 @@ def cmd_bootstrap(parsed: Parsed) -> int:
         if error is None:
             if node["role"] != "controlplane":
                 error = "rpc error: code = FailedPrecondition desc = bootstrap can only be performed on a control plane node"
-            elif state["etcd"].get("bootstrapped"):
+            elif node.get("etcd_data"):
+                # Talos looks only at this node's etcd data directory, never at the other nodes.
                 error = "rpc error: code = AlreadyExists desc = etcd data directory is not empty"
         if error:
             raise TalosError("error executing bootstrap: " + multierror([f"{address}: {error}"]))
-        state["etcd"]["bootstrapped"] = True
-        state["etcd"]["bootstrapped_by"] = node["hostname"]
-        state["etcd"]["members"] = [fakestate.new_member(node)]
+        etcd = state["etcd"]
+        cluster_id = fakestate.new_cluster_id()
+        node["etcd_data"] = cluster_id
+        node.pop("etcd_join_at", None)
+        if etcd.get("bootstrapped"):
+            # Another etcd cluster already exists: this node starts a second one beside it.
+            etcd.setdefault("foreign", {})[cluster_id] = [fakestate.new_member(node)]
+        else:
+            etcd.update({"bootstrapped": True, "bootstrapped_by": node["hostname"], "cluster_id": cluster_id,
+                         "members": [fakestate.new_member(node)]})
         fakestate.refresh_derived(state)
     return 0
 
@@ -362,6 +370,8 @@ def health_problems(state: dict, controlplanes: list[str], workers: list[str]) -
     nodes = [fakestate.find_node(state, address) for address in members]
     if not state["etcd"].get("bootstrapped"):
         return {"etcd to be healthy": "etcd isn't bootstrapped"}
+    if state["etcd"].get("foreign"):
+        return {"etcd members to be consistent across nodes": "etcd member lists differ between control plane nodes"}
     for address, node in zip(members, nodes):
         if node is None or dial_error(node, address) or node["stage"] != "running":
             stage = node["stage"] if node else "unknown"
@@ -434,7 +444,7 @@ def cmd_etcd_members(parsed: Parsed) -> int:
             if error:
                 errors.append(f"{address}: {error}")
                 continue
-            for member in state["etcd"]["members"]:
+            for member in fakestate.etcd_cluster_members(state, node) or []:
                 rows.append([address, member["id"], member["hostname"], f"https://{member['ip']}:2380",
                              f"https://{member['ip']}:2379", "true" if member.get("learner") else "false"])
     if errors and not rows:
@@ -450,9 +460,9 @@ def etcd_error(state: dict, node: dict, api: str) -> str | None:
     """Why the etcd API `api` ("member list", "etcd status") fails on a reachable node, or None."""
     if node["role"] != "controlplane":
         return f"rpc error: code = Unimplemented desc = {api} is only available on control plane nodes"
-    if not state["etcd"].get("bootstrapped") or node["hostname"] not in {m["hostname"] for m in
-                                                                       state["etcd"]["members"]}:
-        # etcd is not running on this node (never bootstrapped or joined): the local client times out.
+    if fakestate.etcd_cluster_members(state, node) is None:
+        # etcd is not running on this node (never bootstrapped or joined, or still joining with
+        # an empty data directory): the local client times out.
         action = "query etcd status" if api == "etcd status" else "get etcd members"
         return f"rpc error: code = Unknown desc = failed to {action}: context deadline exceeded"
     return None
@@ -474,7 +484,7 @@ def cmd_etcd_status(parsed: Parsed) -> int:
             if error:
                 errors.append(f"{address}: {error}")
                 continue
-            member = next(m for m in members if m["hostname"] == node["hostname"])
+            member = next(m for m in fakestate.etcd_cluster_members(state, node) or [] if m["hostname"] == node["hostname"])
             problems = "etcdserver: no leader" if unhealthy else ""
             raft_index = 1000 + 10 * len(members)
             rows.append([address, member["id"], humanize_bytes(20971520), f"{humanize_bytes(10485760)} (50.00%)",
@@ -675,11 +685,14 @@ def cmd_reset(parsed: Parsed) -> int:
             if error:
                 errors[address] = error
                 continue
-            if parsed["graceful"] or wipes_etcd:
-                state["etcd"]["members"] = [m for m in state["etcd"]["members"] if m["hostname"] != node["hostname"]]
             if parsed["graceful"]:
+                # Graceful: cordon, drain and leave etcd first. Without it the member stays in
+                # the cluster although its data is wiped (Talos's LeaveEtcd runs only if graceful).
+                state["etcd"]["members"] = [m for m in state["etcd"]["members"] if m["hostname"] != node["hostname"]]
                 node["cordoned"] = True
             updates: dict = {"cordoned": False}
+            if wipes_etcd:
+                updates["etcd_data"] = None
             if wipes_state:
                 updates.update({"config": None, "config_hash": None, "staged_config": None})
             after = "maintenance" if wipes_state else "running"
@@ -714,6 +727,27 @@ def cmd_reset(parsed: Parsed) -> int:
             "post check passed" if parsed["reboot"] else "events check condition met")
     sys.stderr.write(tracker_line(nodes, status))
     return 1 if errors or late else 0
+
+
+BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
+
+
+def cmd_read(parsed: Parsed) -> int:
+    """`talosctl read <path>`: only the boot ID exists in the fake (talosctl's own upgrade and
+    reboot tracking reads it to tell whether a node rebooted)."""
+    session = Session(parsed, insecure=False)
+    with_hang(session)
+    with fakestate.locked_state() as state:
+        address = single_node(session, "read")
+        session.connect(state, "error reading file: ")
+        error = session.node_error(state, address)
+        if error is None and parsed.args[0] != BOOT_ID_PATH:
+            error = f"rpc error: code = Unknown desc = open {parsed.args[0]}: no such file or directory"
+        if error:
+            raise TalosError(f"error reading file: {multierror([f'{address}: {error}'])}")
+        boot_id = fakestate.find_node(state, address)["boot_id"]
+    sys.stdout.write(boot_id + "\n")
+    return 0
 
 
 def cmd_config_info(parsed: Parsed) -> int:
@@ -850,6 +884,8 @@ def build() -> Command:
             Flag("user-disks-to-wipe", "strings", help="if set, wipes defined devices in the list"),
             Flag("system-labels-to-wipe", "strings", help="if set, just wipe selected system disk partitions"),
             *_track_flags()]),
+        _talos("read", cmd_read, use="read <path>", aliases=("cat",), args=(1, 1),
+               short_help="Read a file on the machine"),
         Command("config", short_help="Manage the client configuration file (talosconfig)",
                 persistent=_global_flags()).add(
             Command("info", run=cmd_config_info, args=(0, 0), short_help="Show information about the current context",

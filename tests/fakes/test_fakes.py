@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from . import fakecli, fakeyaml
+from . import fakecli, fakestate, fakeyaml
 from .cluster import FakeCluster, installer_image, machine_config
 from .fixtures import FakeTools, fake_tools
 
@@ -208,15 +208,66 @@ def test_kubeconfig_points_at_the_fake_api_url(tmp_path: Path) -> None:
     assert config["current-context"] == "admin@kubernetes"
 
 
-def test_reset_returns_a_node_to_maintenance_and_leaves_etcd(running: FakeTools) -> None:
+def test_reset_returns_a_node_to_maintenance_and_only_a_graceful_one_leaves_etcd(running: FakeTools) -> None:
     result = running.run("talosctl", "reset", "-n", CP3, "--graceful=false", "--reboot", "--wait=false",
                          "--system-labels-to-wipe", "STATE", "--system-labels-to-wipe", "EPHEMERAL")
     assert result.returncode == 0, result.stderr
     state = running.cluster.wait_settled(1.0)
     node = state["nodes"][2]
-    assert (node["stage"], node["config_hash"]) == ("maintenance", None)
+    assert (node["stage"], node["config_hash"], node["etcd_data"]) == ("maintenance", None, None)
     assert node["last_reset"]["labels"] == ["STATE", "EPHEMERAL"]
-    assert "k8s-2" not in [m["hostname"] for m in state["etcd"]["members"]]
+    # Talos leaves etcd only in a graceful reset: the wiped node's member stays, and etcd has lost
+    # its fault tolerance.
+    assert "k8s-2" in [m["hostname"] for m in state["etcd"]["members"]] and not state["etcd"]["healthy"]
+
+    result = running.run("talosctl", "reset", "-n", CP2, "--reboot", "--wait=false",
+                         "--system-labels-to-wipe", "STATE", "--system-labels-to-wipe", "EPHEMERAL")
+    assert result.returncode == 0, result.stderr
+    state = running.cluster.wait_settled(1.0)
+    assert "k8s-1" not in [m["hostname"] for m in state["etcd"]["members"]]
+
+
+def test_bootstrap_is_refused_only_by_the_nodes_own_etcd_data(tmp_path: Path) -> None:
+    """Talos checks the local data directory alone: a controller that has not joined yet (or was
+    wiped) accepts a bootstrap although another etcd cluster runs, and then two clusters exist."""
+    tools = fake_tools(tmp_path, controllers=3, stage="running", etcd_join_seconds=30.0)
+    talosconfig = tools.cluster.write_talosconfig(tools.root / "talosconfig")
+    refused = tools.run("talosctl", "--talosconfig", str(talosconfig), "bootstrap", "-n", CP)
+    assert refused.returncode == 1
+    assert f"{CP}: rpc error: code = AlreadyExists desc = etcd data directory is not empty" in refused.stderr
+    with tools.cluster.edit() as state:
+        node = fakestate.find_node(state, CP3)
+        node.update({"stage": "maintenance", "config": None, "config_hash": None, "etcd_data": None})
+    config = tools.root / "cp3.yaml"
+    config.write_text(machine_config("controlplane", "k8s-2", image=installer_image("v1.12.11"),
+                                     cluster_name="kubernetes", endpoint=f"https://{CP}:6443",
+                                     kubernetes_version="v1.35.0"))
+    assert tools.run("talosctl", "apply-config", "--insecure", "-n", CP3, "-f", str(config)).returncode == 0
+    tools.cluster.wait_settled(2.0)
+    members = tools.run("talosctl", "--talosconfig", str(talosconfig), "etcd", "members", "-n", CP3)
+    assert members.returncode == 1 and "context deadline exceeded" in members.stderr  # still joining
+    accepted = tools.run("talosctl", "--talosconfig", str(talosconfig), "bootstrap", "-n", CP3)
+    assert accepted.returncode == 0, accepted.stderr
+    assert sorted(map(sorted, tools.cluster.etcd_clusters().values())) == [["k8s-0", "k8s-1"], ["k8s-2"]]
+    health = tools.run("talosctl", "--talosconfig", str(talosconfig), "health", "-n", CP)
+    assert "etcd members to be consistent across nodes" in health.stderr and health.returncode == 1
+
+
+def test_a_wiped_controller_rejoins_after_the_join_delay_replacing_its_stale_member(tmp_path: Path) -> None:
+    tools = fake_tools(tmp_path, controllers=3, stage="running", etcd_join_seconds=3.0)
+    talosconfig = tools.cluster.write_talosconfig(tools.root / "talosconfig")
+    with tools.cluster.edit() as state:
+        fakestate.find_node(state, CP3)["etcd_data"] = None  # wiped, reinstalled, running again
+    assert tools.run("talosctl", "--talosconfig", str(talosconfig), "etcd", "members", "-n", CP3).returncode == 1
+    deadline = time.monotonic() + 15
+    while not tools.cluster.node(CP3)["etcd_data"]:
+        assert time.monotonic() < deadline, "the controller never joined"
+        time.sleep(0.1)
+    members = tools.run("talosctl", "--talosconfig", str(talosconfig), "etcd", "members", "-n", CP3)
+    assert members.returncode == 0, members.stderr
+    state = tools.cluster.read()
+    assert [m["hostname"] for m in state["etcd"]["members"]] == ["k8s-0", "k8s-1", "k8s-2"]
+    assert list(tools.cluster.etcd_clusters().values()) == [["k8s-0", "k8s-1", "k8s-2"]]
 
 
 def test_hang_and_unreachable_faults(running: FakeTools) -> None:

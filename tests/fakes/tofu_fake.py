@@ -275,6 +275,59 @@ def apply_plan(state: dict, plan: dict) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+INTERRUPTED = "\nInterrupt received.\nPlease wait for OpenTofu to exit or data loss may occur.\nGracefully shutting down...\n\nStopping operation...\n"
+FATAL_INTERRUPT = "\nTwo interrupts received. Exiting immediately. Note that data loss may have occurred.\n"
+
+
+def own_lock(directory: Path, operation: str) -> dict:
+    """The lock this process holds while it works (the http backend's LockInfo fields)."""
+    import getpass
+    import socket
+    import uuid
+    from datetime import datetime, timezone
+
+    return {"ID": str(uuid.uuid4()), "Path": str(directory / "terraform.tfstate"), "Operation": operation,
+            "Who": f"{getpass.getuser()}@{socket.gethostname()}", "Version": fakestate.client_version("tofu"),
+            "Created": datetime.now(timezone.utc).isoformat(), "Info": "", "pid": os.getpid()}
+
+
+class Interrupts:
+    """SIGINT and SIGTERM as OpenTofu treats them (both count as an interrupt), recorded in the
+    state's `tofu.signals` so a test can see what tofu received."""
+
+    def __init__(self) -> None:
+        import signal
+
+        self.count = 0
+        self.signals: list[str] = []
+        self.abandon_lock = False
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._received)
+
+    def _received(self, signum: int, _frame: object) -> None:
+        import signal
+
+        # Only noted here: taking the state's file lock inside a handler could deadlock.
+        self.count += 1
+        self.signals.append(signal.Signals(signum).name)
+
+    def wait(self, seconds: float, *, count: int = 1) -> bool:
+        """Sleep up to `seconds` (the resource operations); True as soon as `count` interrupts came."""
+        import time
+
+        deadline = time.monotonic() + seconds
+        while self.count < count and time.monotonic() < deadline:
+            time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
+        return self.count >= count
+
+    def finish(self, locked: bool) -> None:
+        """Record the signals received and, unless the process gave up on it, release its lock."""
+        with fakestate.locked_state() as state:
+            state["tofu"].setdefault("signals", []).extend(self.signals)
+            if locked and not self.abandon_lock and (state["tofu"].get("lock") or {}).get("pid") == os.getpid():
+                state["tofu"]["lock"] = None
+
+
 def approve(flags: dict, destroy: bool) -> bool:
     if flags.get("auto-approve"):
         return True
@@ -393,6 +446,7 @@ def cmd_apply(directory: Path, argv: list[str], *, destroy: bool = False) -> int
             raise Diagnostic(f'Failed to load "{plan_path}" as a plan file',
                              "Error: zip: not a valid zip file") from None
     require_initialized(directory)
+    interrupts = Interrupts()
     with fakestate.locked_state() as state:
         acquire_lock(directory, state, flags, "apply")
         if saved is not None:
@@ -402,14 +456,31 @@ def cmd_apply(directory: Path, argv: list[str], *, destroy: bool = False) -> int
             plan = {key: saved[key] for key in ("add", "change", "destroy")}
         else:
             plan = compute_plan(state["tofu"], destroy, flags["target"])
-    if saved is None:
-        sys.stdout.write(render_plan(plan))
-        if any(plan.values()) and not approve(flags, destroy):
-            sys.stdout.write(("Destroy" if destroy else "Apply") + " cancelled.\n")
-            return 1
-    with fakestate.locked_state() as state:
-        log = apply_plan(state, plan)
-        outputs = render_outputs(state["tofu"])
+        if flags.get("lock", True):
+            state["tofu"]["lock"] = own_lock(directory, "OperationTypeApply")
+        seconds = float(state["tofu"].get("apply_seconds") or 0)
+        stop_seconds = float(state["tofu"].get("stop_seconds", 0.5))
+    try:
+        if saved is None:
+            sys.stdout.write(render_plan(plan))
+            if any(plan.values()) and not approve(flags, destroy):
+                sys.stdout.write(("Destroy" if destroy else "Apply") + " cancelled.\n")
+                return 1
+        if interrupts.wait(seconds):
+            # The first interrupt stops the run after the in-flight operations; a second one
+            # (or SIGKILL) ends the process at once and the lock stays held.
+            sys.stdout.write(INTERRUPTED)
+            sys.stdout.flush()
+            if interrupts.wait(stop_seconds, count=2):
+                sys.stderr.write(FATAL_INTERRUPT)
+                interrupts.abandon_lock = True
+                return 1
+            raise Diagnostic("execution halted")
+        with fakestate.locked_state() as state:
+            log = apply_plan(state, plan)
+            outputs = render_outputs(state["tofu"])
+    finally:
+        interrupts.finish(flags.get("lock", True))
     sys.stdout.write(log)
     verb = "Destroy" if destroy else "Apply"
     if destroy:

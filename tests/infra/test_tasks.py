@@ -228,3 +228,57 @@ def test_missing_backend_password_fails_like_the_backend(infra_project, tools, c
     direct = tools.run("tofu", "plan", "-input=false", cwd=infra_project.root / "infrastructure/tofu")
     assert direct.returncode == 1
     assert "HTTP remote state endpoint requires auth" in direct.stderr
+
+
+def _interrupt_apply(infra_project, tools, *, interrupts: int):
+    """`inv infra.apply` in its own session (as a terminal runs it), with Ctrl-C pressed
+    `interrupts` times on that terminal (SIGINT to the whole foreground process group) while the
+    fake tofu is applying."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import INV
+
+    assert inv(infra_project, tools, "infra.plan").returncode == 0
+    tools.cluster.set_tofu(apply_seconds=30.0, stop_seconds=1.0)
+    process = subprocess.Popen([INV, "infra.apply"], cwd=infra_project.root, env={**os.environ, **tools.overrides},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tools.cluster.read()["tofu"].get("lock") or {}).get("Operation") == "OperationTypeApply":
+            assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+            time.sleep(0.05)
+        for _ in range(interrupts):
+            os.killpg(process.pid, signal.SIGINT)
+            time.sleep(0.5)  # a person's second press; Popen.communicate itself waits 0.25 s first
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    return process.returncode, stdout, stderr
+
+
+def test_ctrl_c_during_apply_delivers_one_sigint_waits_and_leaves_no_lock_held(infra_project, tools):
+    """tofu needs time after SIGINT to finish its in-flight operations and release the state lock;
+    killed meanwhile (what subprocess.run does 0.25 s after Ctrl-C), it leaves the lock held."""
+    code, stdout, stderr = _interrupt_apply(infra_project, tools, interrupts=1)
+    state = tools.cluster.read()["tofu"]
+    assert state["lock"] is None, stderr
+    assert state.get("signals") == ["SIGINT"], stderr
+    assert code == 130 and "interrupted" in stderr
+    assert "tofu interrupted: sent SIGINT, waiting up to 60s" in stderr and "tofu stopped (exit code 1)" in stderr
+    [apply] = tools.calls("tofu", "apply")
+    assert apply.returncode == 1  # tofu's own exit after its graceful stop, not a kill
+    assert state["resources"] == []  # halted before any resource was created
+
+
+def test_a_second_ctrl_c_escalates_to_sigterm_and_says_so(infra_project, tools):
+    """An operator pressing Ctrl-C again wants out: the next step (SIGTERM) is sent at once and
+    reported, instead of waiting out the grace period."""
+    code, _, stderr = _interrupt_apply(infra_project, tools, interrupts=2)
+    state = tools.cluster.read()["tofu"]
+    assert code == 130
+    assert "tofu interrupted again: sent SIGTERM" in stderr
+    assert state["signals"] == ["SIGINT", "SIGTERM"]

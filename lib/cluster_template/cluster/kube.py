@@ -306,6 +306,19 @@ class Kube:
         """Mark the node schedulable again; False when it already was."""
         return self._set_unschedulable(node, False)
 
+    def delete_node(self, node: str) -> bool:
+        """Delete the Node object (of a machine that was reset); False when there is none."""
+        path = _node_path(node)
+        if self._get_or_none(path, f"read node {node}") is None:
+            return False
+        if self._announce("delete", f"node/{node}"):
+            try:
+                self._api.request("DELETE", path, action=f"delete node {node}")
+            except KubeError as error:
+                if error.status != 404:
+                    raise
+        return True
+
     def _set_unschedulable(self, node: str, unschedulable: bool) -> bool:
         path = _node_path(node)
         live = self._get(path, f"read node {node}")

@@ -5,8 +5,9 @@ is already done before it acts:
 
 - `bootstrap_talos`: machine configs (generate-config), a preflight of every node, `apply-config
   --insecure` on the nodes still in maintenance mode (retried with backoff, optionally several at
-  once), a wait until every node has left maintenance, `talosctl bootstrap` exactly once on the
-  first controller, and the admin kubeconfig.
+  once), a wait until every node has left maintenance, `talosctl bootstrap` exactly once per
+  cluster (only while no controller runs etcd; a re-installed controller joins instead), and the
+  admin kubeconfig.
 - `bootstrap_apps`: once the nodes have registered, the namespaces, the bootstrap secrets, the
   CRDs, the bootstrap helm releases (Cilium ... Flux), and a wait until Flux reports its Git source
   and root Kustomizations Ready.
@@ -22,7 +23,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -34,7 +35,7 @@ from ..inputs import AGE_KEY_FILE
 from ..run import Executor
 from ..tools import sops
 from ..tools.talosctl import (NodeStage, Talosctl, already_bootstrapped, last_error_line,
-                              requires_client_certificate)
+                              requires_client_certificate, untrusted_server)
 from .talos_config import TALOSCONFIG
 
 Progress = Callable[[str], None]
@@ -59,6 +60,9 @@ GIT_SOURCE = ("GitRepository", FLUX_NAMESPACE, "flux-system")
 ROOT_KUSTOMIZATION = ("Kustomization", FLUX_NAMESPACE, "flux-system")
 # Created by the root Kustomization from kubernetes/flux/cluster; counted once it exists.
 APPS_KUSTOMIZATION = ("Kustomization", FLUX_NAMESPACE, "cluster-apps")
+
+# A node that demands a client certificate its talosconfig's CA did not sign.
+FOREIGN = "configured by another cluster"
 
 # Step outcomes.
 DONE = "done"
@@ -252,13 +256,17 @@ def _probe(talosctl: Talosctl, address: str) -> NodeStage:
         talosctl = Talosctl(talosctl.ex, None, timeout=talosctl.timeout)
     stage = talosctl.probe_stage(address, direct=True)
     if not stage.reachable and requires_client_certificate(stage.detail):
+        if talosctl.talosconfig is not None and untrusted_server(stage.detail):
+            # Configured (it demands a client certificate) but not by this cluster's CA.
+            return NodeStage(FOREIGN, detail="configured by another cluster: its Talos API certificate is not "
+                                             f"signed by the CA of {TALOSCONFIG}")
         return NodeStage("configured", detail="answers authenticated calls only")
     return stage
 
 
 def left_maintenance(stage: NodeStage) -> bool:
-    """The node answers the authenticated API: it is installed and configured."""
-    return stage.reachable and stage.stage != "maintenance"
+    """The node answers the authenticated API: it is installed and configured (by this cluster)."""
+    return stage.reachable and stage.stage not in ("maintenance", FOREIGN)
 
 
 # -- preflight --------------------------------------------------------------------------------------
@@ -289,6 +297,8 @@ def check_node(talosctl: Talosctl, node: ClusterNode, timing: Timing) -> NodeChe
             timing.sleep(timing.probe_pause)
     if not stage.reachable:
         return NodeCheck(node, "unreachable", detail=last_error_line(stage.detail) or "no answer")
+    if stage.stage == FOREIGN:
+        return NodeCheck(node, FOREIGN, detail=stage.detail)
     if left_maintenance(stage):
         return NodeCheck(node, "configured", detail=f"stage {stage.stage}")
     try:
@@ -317,6 +327,11 @@ def preflight(root: Path, ex: Executor, *, nodes: Sequence[ClusterNode] | None =
             message = f"{node.label}: not reachable on the Talos API ({check.detail})"
             result.warnings.append(message)
             progress(f"warning: {message}")
+        elif check.state == FOREIGN:
+            result.problems.append(f"{node.label}: {check.detail}; check its address in nodes.yaml, or reset it "
+                                   "with that cluster's talosconfig (`talosctl reset`) so it boots into maintenance "
+                                   "mode")
+            progress(f"{node.label}: {check.detail}")
         elif check.state == "configured":
             progress(f"{node.label}: already configured ({check.detail})")
         elif check.disk_found:
@@ -406,7 +421,11 @@ def bootstrap_talos(root: Path, ex: Executor, *, schema: Path, parallel: int = 1
     # machines are up, or without talosctl, and then assumes every step is still to do.
     checked = preflight(root, ex, nodes=nodes, timing=timing, progress=progress, strict=not ex.dry)
     journal = Journal(root, ex)
-    if first in checked.in_state("maintenance"):
+    controllers = [node for node in nodes if node.controller]
+    installing = [node for node in controllers if node in checked.in_state("maintenance")]
+    if len(installing) == len(controllers):
+        # Every controller lost its etcd data (a whole-cluster reset): the record is stale. With
+        # one controller left, the cluster lives on and a re-installed one must join it.
         journal.forget_bootstrap()
 
     talosctl = talosctl_for(root, ex)
@@ -417,7 +436,8 @@ def bootstrap_talos(root: Path, ex: Executor, *, schema: Path, parallel: int = 1
                  "already configured; the bootstrap does not re-apply them (use the talos.* tasks)")
     apply_configs(talosctl, nodes, generated.machine_configs, states, log, timing=timing, parallel=parallel)
     wait_left_maintenance(talosctl, nodes, log, timing=timing, dry=ex.dry)
-    bootstrap_etcd(talosctl, first, journal, log, timing=timing, dry=ex.dry)
+    bootstrap_etcd(talosctl, controllers, journal, log, timing=timing, dry=ex.dry,
+                   installed={node.name for node in installing})
     fetch_kubeconfig(root, talosctl, first, log)
     return TalosBootstrapResult(checked, log)
 
@@ -525,7 +545,8 @@ def _stage_text(stage: NodeStage, *, verbose: bool = False) -> str:
 
 
 def etcd_bootstrapped(talosctl: Talosctl, node: ClusterNode) -> list[str] | None:
-    """Hostnames of the etcd members as the node reports them, or None when etcd does not answer."""
+    """Hostnames of the etcd members as the node reports them, or None when etcd does not answer
+    there (not bootstrapped, or still joining: a joining member answers only once it has joined)."""
     try:
         members = talosctl.etcd_members(node.address, direct=True)
     except CommandError:
@@ -534,19 +555,40 @@ def etcd_bootstrapped(talosctl: Talosctl, node: ClusterNode) -> list[str] | None
     return names or None
 
 
-def bootstrap_etcd(talosctl: Talosctl, first: ClusterNode, journal: Journal, log: StepLog, *, timing: Timing,
-                   dry: bool) -> Step:
-    """`talosctl bootstrap` on the first controller, exactly once for the life of the cluster."""
-    name = f"bootstrap etcd on {first.name}"
-    members = etcd_bootstrapped(talosctl, first)
-    if members:
+def etcd_members_anywhere(talosctl: Talosctl, controllers: Sequence[ClusterNode]) -> dict[str, list[str]]:
+    """The etcd members every controller that runs etcd reports (controller name -> hostnames).
+
+    Talos refuses `bootstrap` only when the node's own etcd data directory has data, so asking
+    one node is never enough: a controller that is joining (or was just re-installed) has none and
+    would start a second cluster beside the one the other controllers run."""
+    found = {}
+    for node in controllers:
+        members = etcd_bootstrapped(talosctl, node)
+        if members:
+            found[node.name] = members
+    return found
+
+
+def bootstrap_etcd(talosctl: Talosctl, controllers: Sequence[ClusterNode], journal: Journal, log: StepLog, *,
+                   timing: Timing, dry: bool, installed: Collection[str] = ()) -> Step:
+    """`talosctl bootstrap` exactly once for the life of the cluster, never once per node.
+
+    Bootstraps only when no controller runs etcd. When some do, the others join by themselves
+    (Talos adds a configured controller as a member): this waits for the controllers `installed`
+    by this run to join. With no etcd anywhere, a controller that was configured before this run
+    is preferred as the target: if it still holds etcd data Talos refuses (AlreadyExists), while a
+    freshly installed one would accept and found a new cluster."""
+    first = first_controller(controllers)
+    found = etcd_members_anywhere(talosctl, controllers)
+    if found:
         if journal.bootstrap is None:
-            journal.record_bootstrap(first, "found")
-        return log.record(Step(name, SKIPPED, f"already bootstrapped; members: {', '.join(members)}"))
+            journal.record_bootstrap(next(n for n in controllers if n.name in found), "found")
+        return _await_join(talosctl, controllers, found, installed, log, timing=timing, dry=dry)
     recorded = journal.bootstrap
     if recorded is not None and dry:
-        return log.record(Step(name, SKIPPED, f"recorded in {JOURNAL_FILE} at {recorded.get('at')}; a run would "
-                                              "wait for etcd to answer"))
+        return log.record(Step(f"bootstrap etcd on {first.name}", SKIPPED,
+                               f"recorded in {JOURNAL_FILE} at {recorded.get('at')}; a run would wait for etcd "
+                               "to answer"))
     if recorded is not None:
         # Bootstrapped by an earlier run; etcd may still be starting. Never send it twice.
         log.progress(f"etcd was bootstrapped on {recorded.get('node')} at {recorded.get('at')} "
@@ -554,27 +596,67 @@ def bootstrap_etcd(talosctl: Talosctl, first: ClusterNode, journal: Journal, log
         deadline = timing.clock() + timing.bootstrap_timeout
         while timing.clock() < deadline:
             timing.sleep(timing.poll)
-            members = etcd_bootstrapped(talosctl, first)
-            if members:
-                return log.record(Step(name, SKIPPED, f"bootstrapped earlier; members: {', '.join(members)}"))
+            found = etcd_members_anywhere(talosctl, controllers)
+            if found:
+                return _await_join(talosctl, controllers, found, installed, log, timing=timing, dry=dry,
+                                   earlier=True)
+        names = ", ".join(node.label for node in controllers)
         raise BootstrapTimeout(
-            f"etcd on {first.label} does not answer although it was bootstrapped at {recorded.get('at')} (recorded "
-            f"in {JOURNAL_FILE}); check `talosctl --talosconfig {TALOSCONFIG} -n {first.address} services`. If the "
-            f"node was reset, delete {JOURNAL_FILE} and re-run `inv bootstrap.talos`")
+            f"etcd answers on no controller ({names}) although it was bootstrapped at {recorded.get('at')} "
+            f"(recorded in {JOURNAL_FILE}); check `talosctl --talosconfig {TALOSCONFIG} -n {first.address} "
+            f"services`. If every controller was reset, delete {JOURNAL_FILE} and re-run `inv bootstrap.talos`")
+    target = next((node for node in controllers if node.name not in installed), first)
+    return _send_bootstrap(talosctl, target, journal, log, timing=timing)
+
+
+def _await_join(talosctl: Talosctl, controllers: Sequence[ClusterNode], found: dict[str, list[str]],
+                installed: Collection[str], log: StepLog, *, timing: Timing, dry: bool, earlier: bool = False) -> Step:
+    """etcd runs: wait until the controllers this run installed answer as members themselves."""
+    first = first_controller(controllers)
+    name = f"bootstrap etcd on {first.name}"
+    joining = [node for node in controllers if node.name in installed and node.name not in found]
+    members = sorted({member for listed in found.values() for member in listed})
+    already = "bootstrapped earlier" if earlier else "already bootstrapped"
+    if not joining:
+        return log.record(Step(name, SKIPPED, f"{already}; members: {', '.join(members)}"))
+    labels = ", ".join(node.name for node in joining)
+    if dry:
+        return log.record(Step(name, SKIPPED, f"{already} (members: {', '.join(members)}); a run would wait for "
+                                              f"{labels} to join"))
+    log.progress(f"etcd runs on {', '.join(found)}; waiting for {labels} to join it (no bootstrap: it would start "
+                 "a second etcd cluster)")
+    deadline = timing.clock() + timing.bootstrap_timeout
+    while joining:
+        joining = [node for node in joining if not etcd_bootstrapped(talosctl, node)]
+        if not joining:
+            break
+        if timing.clock() >= deadline:
+            raise BootstrapTimeout(
+                f"{', '.join(n.label for n in joining)} did not join etcd within {timing.bootstrap_timeout:g}s; "
+                f"check `talosctl --talosconfig {TALOSCONFIG} -n {joining[0].address} service etcd` and "
+                f"`talosctl -n {next(iter(found))} etcd members`, then re-run `inv bootstrap.talos`")
+        timing.sleep(timing.poll)
+    return log.record(Step(name, SKIPPED, f"{already}; {labels} joined the existing etcd cluster"))
+
+
+def _send_bootstrap(talosctl: Talosctl, target: ClusterNode, journal: Journal, log: StepLog, *,
+                    timing: Timing) -> Step:
+    """No controller runs etcd and nothing records a bootstrap: send `talosctl bootstrap`."""
+    name = f"bootstrap etcd on {target.name}"
     deadline = timing.clock() + timing.bootstrap_timeout
     while True:
-        result = talosctl.bootstrap(first.address, direct=True)
+        result = talosctl.bootstrap(target.address, direct=True)
         if result.dry:
-            return log.record(Step(name, PLANNED, f"{first.address}; etcd does not answer yet"))
+            return log.record(Step(name, PLANNED, f"{target.address}; etcd does not answer yet"))
         if result.ok:
-            journal.record_bootstrap(first, "bootstrapped")
-            return log.record(Step(name, DONE, first.address))
+            journal.record_bootstrap(target, "bootstrapped")
+            return log.record(Step(name, DONE, target.address))
         if already_bootstrapped(result):
-            journal.record_bootstrap(first, "already bootstrapped")
+            journal.record_bootstrap(target, "already bootstrapped")
             return log.record(Step(name, SKIPPED, "Talos reports etcd already bootstrapped"))
         reason = last_error_line(talosctl.ex.redactor.redact(result.stderr)) or f"exit code {result.returncode}"
         if timing.clock() >= deadline:
-            raise BootstrapTimeout(f"talosctl bootstrap on {first.label} kept failing for "
+            raise BootstrapTimeout(f"talosctl bootstrap on {target.label} kept failing for "
                                    f"{timing.bootstrap_timeout:g}s: {reason}\nre-run `inv bootstrap.talos` to retry")
         log.progress(f"bootstrap not accepted yet ({reason}); retrying in {timing.bootstrap_pause:g}s")
         timing.sleep(timing.bootstrap_pause)
@@ -795,7 +877,13 @@ class _AppsRun:
         return self.log.record(Step(name, outcome, detail))
 
     def crds(self) -> Step:
+        """The CRDs the releases need before they install. Once Flux manages the releases it owns
+        their CRDs too (and may have upgraded them): applying the bootstrap's older copies then only
+        ends in server-side-apply conflicts, so the step is skipped, as the sync is."""
         name = f"CRDs from {CRDS_HELMFILE}"
+        owned, _ = self.flux_owns_releases()
+        if owned:
+            return self.log.record(Step(name, SKIPPED, "Flux is Ready and manages the releases and their CRDs"))
         try:
             documents = crd_documents(self.root, self.ex, self.kubeconfig)
         except CommandError as error:

@@ -156,7 +156,8 @@ class Infra:
     def _tofu(self, argv: Sequence[str], *, backend: bool = False, provider: bool = False,
               readonly: bool = False, timeout: float = QUICK_TIMEOUT) -> TofuOutput:
         env = self._env(backend=backend, provider=provider)
-        result = self.ex.run(argv, readonly=readonly, cwd=self.tofu_dir, env=env, timeout=timeout, check=False)
+        result = self.ex.run(argv, readonly=readonly, cwd=self.tofu_dir, env=env, timeout=timeout, check=False,
+                             stop_grace=tofu_cli.STOP_GRACE)
         output = self._redacted(result)
         if result.returncode != 0:
             raise TofuFailed(self._failure(result, output), output.stdout)

@@ -4,6 +4,7 @@ node plus the talosconfig client file in talos/clusterconfig/ (git-ignored)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -53,17 +54,36 @@ def age_public_key(root: Path) -> str:
         raise ClusterTemplateError(f"{AGE_KEY_FILE}: {exc}") from None
 
 
+def load_stored_secrets(root: Path, ex: Executor):
+    """The stored bundle, decrypted; every value is registered with the redactor first."""
+    from ..talos import load_secrets
+
+    text = sops.decrypt(ex, root / SECRETS_FILE, age_key_file=root / AGE_KEY_FILE)
+    ex.redactor.add(text)
+    bundle = load_secrets(text, source=str(SECRETS_FILE))
+    ex.redactor.add(*bundle.secret_values())
+    return bundle
+
+
+def register_talos_secrets(root: Path, ex: Executor, machine_configs: Sequence[Path] = ()) -> None:
+    """Before any Talos config or config diff is shown: register every secret of the bundle (when
+    this checkout has one) and of the machine configs about to be applied with the redactor."""
+    from ..talos.redaction import machine_config_secret_values
+
+    if (root / SECRETS_FILE).is_file():
+        load_stored_secrets(root, ex)
+    for config in machine_configs:
+        if config.is_file():
+            ex.redactor.add(*machine_config_secret_values(config.read_text()))
+
+
 def load_or_create_secrets(root: Path, ex: Executor):
     """(bundle, created): decrypt the stored bundle, or generate and store a new one."""
-    from ..talos import dump_secrets, generate_secrets, load_secrets
+    from ..talos import dump_secrets, generate_secrets
 
     path = root / SECRETS_FILE
     if path.is_file():
-        text = sops.decrypt(ex, path, age_key_file=root / AGE_KEY_FILE)
-        ex.redactor.add(text)
-        bundle = load_secrets(text, source=str(SECRETS_FILE))
-        ex.redactor.add(*bundle.secret_values())
-        return bundle, False
+        return load_stored_secrets(root, ex), False
     if not (root / ".sops.yaml").is_file():
         raise ClusterTemplateError(".sops.yaml not found; run `inv configure` first")
     bundle = generate_secrets()

@@ -17,8 +17,10 @@ Controllers go strictly one at a time; then the workers, up to `max_parallel` in
 pool), never overlapping with a controller. `talosctl health` asserts that every Kubernetes node is
 Ready and schedulable, so it can only pass while no node is down: a worker started while others
 are in flight is gated on etcd health plus every *other* node being Ready instead (see `gates`).
-The run stops at the first failed gate (nodes already in flight finish their own upgrade) with a
-message that names the gate and the command that continues.
+Nodes an earlier run left in progress count as down until this run has finished them, so a fresh
+worker is never gated on their being schedulable. The run stops at the first failed gate (nodes
+already in flight finish their own upgrade) with a message that names the gate and the command that
+continues.
 
 A journal (`.inv/journal/talos-upgrade.json`) records each node's progress. A re-run towards the
 same target skips nodes that are done *and* verified at the target, verifies a node left
@@ -162,6 +164,9 @@ class Upgrader:
         self._start_lock = threading.Lock()
         self._state = threading.Lock()
         self._in_flight: set[str] = set()
+        # Nodes an earlier run left in progress (cordoned, maybe rebooting) and this run has not
+        # finished yet: down from the start, so no fresh node is gated on them being schedulable.
+        self._resuming: set[str] = set()
         self._stop = threading.Event()
         self._failure: str | None = None
         self._result = UpgradeResult()
@@ -199,6 +204,8 @@ class Upgrader:
             problem = self._probe(lambda: self.gates.etcd_state(self.gates.via()), "etcd")
             if problem:
                 plan.problems.append(problem)
+        if any(check.node.controller for check in plan.pending):
+            plan.problems += self._etcd_quorum_problems()
         if not plan.problems and not resuming and plan.pending:
             try:
                 self.gates.cluster_healthy("before the upgrade")
@@ -225,6 +232,19 @@ class Upgrader:
                                 f"(kubectl uncordon {node.name}) if that is not deliberate")
         return problems
 
+    def _etcd_quorum_problems(self) -> list[str]:
+        """Talos refuses to upgrade a controller of a 2-member etcd (one member down loses quorum),
+        which would leave the drained controller cordoned: say so before anything is touched."""
+        try:
+            members = self.talos.etcd_members(self.gates.via().address)
+        except CommandError:
+            return []  # the etcd gate reports an etcd that does not answer
+        if len(members) != 2:
+            return []
+        names = ", ".join(sorted(row.get("hostname", "?") for row in members))
+        return [f"etcd has 2 members ({names}): Talos refuses to upgrade a controller, since one member down loses "
+                "quorum; add a third controller (or run one) before upgrading"]
+
     @staticmethod
     def _probe(probe: Callable[[], tuple[bool, str]], label: str) -> str | None:
         try:
@@ -244,6 +264,7 @@ class Upgrader:
         if self.talos.ex.dry:  # a plan is all a dry run produces
             return self._result
         pending = plan.pending
+        self._resuming = {check.node.name for check in pending if check.resuming}
         controllers = _resumed_first([c for c in pending if c.node.controller])
         workers = _resumed_first([c for c in pending if not c.node.controller])
         for check in controllers:
@@ -290,6 +311,9 @@ class Upgrader:
                     self._in_flight.discard(node.name)
         except ClusterTemplateError as error:
             self._fail(node, error)
+        finally:
+            with self._state:
+                self._resuming.discard(node.name)
 
     def _fail(self, node: ClusterNode, error: Exception) -> None:
         with self._state:
@@ -322,7 +346,7 @@ class Upgrader:
     def _gate_before(self, node: ClusterNode, *, resuming: bool) -> None:
         say = self._say_for(node)
         with self._state:
-            down = set(self._in_flight) | ({node.name} if resuming else set())
+            down = set(self._in_flight) | self._resuming | ({node.name} if resuming else set())
         if down:
             say(f"gate: other nodes Ready (in flight: {', '.join(sorted(down))}) and etcd healthy")
             self.gates.others_ready(node.name, down, on_wait=say)
@@ -349,14 +373,31 @@ class Upgrader:
                                  "PodDisruptionBudgets of the pods named)") from None
         self.journal.mark(node.name, IN_PROGRESS, step="upgrade")
         say(f"upgrade to {node.image}")
+        boot_before = self.talos.boot_id(node.address)
         try:
             self.talos.upgrade(node.address, node.image, timeout=self.options.upgrade_timeout)
         except CommandError as error:
+            if self._refused_before_reboot(node, boot_before):
+                # Talos refused (installer image, upgrade mutex, etcd quorum): the node never went
+                # down, so it must not stay cordoned and drained, or every re-run fails its gate.
+                self._uncordon_quietly(node)
+                self.journal.mark(node.name, PENDING, step="upgrade", error=str(error))
+                raise UpgradeStopped(f"talosctl upgrade failed before the node rebooted (it was uncordoned "
+                                     f"again): {error}") from None
             self.journal.mark(node.name, IN_PROGRESS, step="upgrade", error=str(error))
             raise UpgradeStopped(f"talosctl upgrade failed: {error}") from None
         self.journal.mark(node.name, IN_PROGRESS, step="verify")
         self._gates_after(node)
         self._finish(node, verified=False)
+
+    def _refused_before_reboot(self, node: ClusterNode, boot_before: str | None) -> bool:
+        """The same boot as before `talosctl upgrade`, the node running and still on its old
+        version: the upgrade never started. Anything else (no answer, a new boot ID, a stage such
+        as upgrading) may be an upgrade under way, and the node stays cordoned."""
+        if boot_before is None or self.talos.boot_id(node.address) != boot_before:
+            return False
+        stage = self.talos.probe_stage(node.address)
+        return stage.stage == "running" and not self.gates.at_target_now(node)[0]
 
     def _gates_after(self, node: ClusterNode) -> None:
         say = self._say_for(node)
@@ -409,6 +450,8 @@ class Upgrader:
             raise UpgradeBlocked("; ".join(check.problems))
         if check.at_target or self.talos.ex.dry:
             return check
+        if node.controller and (problems := self._etcd_quorum_problems()):
+            raise UpgradeBlocked("; ".join(problems))
         try:
             self._gate_before(node, resuming=False)
             self._upgrade(node)

@@ -7,6 +7,9 @@ from pathlib import Path
 from ..run import CommandResult, Executor
 
 SYNC_TIMEOUT = 1800.0
+# Seconds helmfile (and the helm processes it runs) get after SIGINT/SIGTERM to record the
+# releases' status, instead of leaving them `pending-install` for the next sync to trip over.
+STOP_GRACE = 30.0
 
 
 class Helmfile:
@@ -25,4 +28,4 @@ class Helmfile:
 
     def sync(self, helmfile: Path) -> CommandResult:
         return self.ex.run(["helmfile", "--file", str(helmfile), "sync", "--hide-notes"], readonly=False,
-                           env=self._env(), timeout=SYNC_TIMEOUT)
+                           env=self._env(), timeout=SYNC_TIMEOUT, stop_grace=STOP_GRACE)

@@ -21,6 +21,9 @@ from ..run import CommandResult, Executor
 from .output import json_stream, table
 
 DEFAULT_TIMEOUT = 60.0
+# Seconds a long-running talosctl (upgrade --wait, upgrade-k8s) gets after SIGINT/SIGTERM to stop
+# its watch and close its connections; the operation itself continues on the node.
+STOP_GRACE = 15.0
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,10 @@ class Talosctl:
         return command
 
     def _run(self, *args: str, node: str | None = None, insecure: bool = False, readonly: bool = True,
-             timeout: float | None = None, check: bool = True, direct: bool = False) -> CommandResult:
+             timeout: float | None = None, check: bool = True, direct: bool = False,
+             stop_grace: float | None = None) -> CommandResult:
         return self.ex.run(self.argv(*args, node=node, insecure=insecure, direct=direct), readonly=readonly,
-                           timeout=timeout or self.timeout, check=check)
+                           timeout=timeout or self.timeout, check=check, stop_grace=stop_grace)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -106,6 +110,12 @@ class Talosctl:
                 return metadata.get("version")
         return None
 
+    def boot_id(self, node: str) -> str | None:
+        """The node's boot ID (changes with every reboot), or None when it does not answer; the
+        way talosctl's own upgrade tracking tells whether a node rebooted."""
+        result = self._run("read", "/proc/sys/kernel/random/boot_id", node=node, check=False, timeout=15)
+        return (result.stdout.strip() or None) if result.ok else None
+
     def etcd_members(self, node: str, *, direct: bool = False, timeout: float | None = None) -> list[dict[str, str]]:
         return table(self._run("etcd", "members", node=node, direct=direct, timeout=timeout).stdout)
 
@@ -145,22 +155,27 @@ class Talosctl:
         args = ["upgrade", "--image", image, "--timeout", timeout, "--wait"]
         if preserve:
             args.append("--preserve")
-        return self._run(*args, node=node, readonly=False, timeout=_seconds(timeout) + 60)
+        return self._run(*args, node=node, readonly=False, timeout=_seconds(timeout) + 60, stop_grace=STOP_GRACE)
 
     def upgrade_k8s(self, node: str, to: str, *, dry_run: bool = False) -> CommandResult:
         args = ["upgrade-k8s", "--to", to.lstrip("v")]
         if dry_run:
             args.append("--dry-run")
-        return self._run(*args, node=node, readonly=dry_run, timeout=1800)
+        return self._run(*args, node=node, readonly=dry_run, timeout=1800, stop_grace=STOP_GRACE)
 
     def reset(self, node: str, *, wipe_labels: tuple[str, ...] = (), graceful: bool = False,
-              reboot: bool = True, direct: bool = False) -> CommandResult:
-        args = ["reset", f"--graceful={str(graceful).lower()}", "--wait=false"]
+              reboot: bool = True, direct: bool = False, wait: bool = False, timeout: str = "10m") -> CommandResult:
+        """`talosctl reset`; with `wait`, talosctl tracks the reset until the node is back (or
+        `timeout`), otherwise it returns once the node accepted the request."""
+        args = ["reset", f"--graceful={str(graceful).lower()}", f"--wait={str(wait).lower()}"]
+        if wait:
+            args += ["--timeout", timeout]
         if reboot:
             args.append("--reboot")
         for label in wipe_labels:
             args += ["--system-labels-to-wipe", label]
-        return self._run(*args, node=node, readonly=False, direct=direct)
+        return self._run(*args, node=node, readonly=False, direct=direct,
+                         timeout=_seconds(timeout) + 60 if wait else None, stop_grace=STOP_GRACE if wait else None)
 
 
 def already_bootstrapped(result: CommandResult) -> bool:
@@ -173,6 +188,12 @@ def requires_client_certificate(error_text: str) -> bool:
     """Whether a maintenance-mode (`--insecure`) call was refused because the node demands a client
     certificate: the node is configured, whether or not this talosconfig may talk to it."""
     return "tls: certificate required" in error_text
+
+
+def untrusted_server(error_text: str) -> bool:
+    """Whether an authenticated call failed because the node's certificate is not signed by the
+    talosconfig's CA (a node in maintenance mode, or one configured by another cluster)."""
+    return "certificate signed by unknown authority" in error_text
 
 
 def last_error_line(text: str) -> str:

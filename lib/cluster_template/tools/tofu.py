@@ -18,6 +18,9 @@ PLAN_FILE = "tfplan"
 # Environment for every tofu run: never ask for input, and word messages for a wrapper (they
 # stop telling the user to run `tofu apply` themselves).
 AUTOMATION_ENV = {"TF_INPUT": "0", "TF_IN_AUTOMATION": "1"}
+# Seconds tofu gets after SIGINT (and again after SIGTERM) to finish the in-flight resource
+# operations, write the state and release its lock before it is killed.
+STOP_GRACE = 60.0
 
 
 def _color(no_color: bool) -> list[str]:
