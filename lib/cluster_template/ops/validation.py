@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..run import Executor
+from ..stopwatch import Stopwatch
 from ..validate import ValidationReport, validate_tree
 
 KUBERNETES_SCHEMA_VERSION = "1.35.0"
@@ -13,7 +14,7 @@ KUBERNETES_SCHEMA_VERSION = "1.35.0"
 KUSTOMIZE_WORKERS = 4
 
 
-def validate_rendered(root: Path, ex: Executor) -> ValidationReport:
+def validate_rendered(root: Path, ex: Executor, stopwatch: Stopwatch | None = None) -> ValidationReport:
     """Validate the rendered outputs under `root` (the repository, or configure's staging tree)."""
     from .. import schemas
 
@@ -26,14 +27,15 @@ def validate_rendered(root: Path, ex: Executor) -> ValidationReport:
         talconfig_schema=schemas.talconfig_schema(),
         fetch_crd_schema=schemas.crd_schema,
         workers=KUSTOMIZE_WORKERS,
+        stopwatch=stopwatch,
     )
 
 
 def as_configure_check(ex: Executor):
     """The `validate_output` callback of `ops.configure.configure`."""
 
-    def check(staging: Path) -> tuple[list[str], str]:
-        report = validate_rendered(staging, ex)
+    def check(staging: Path, stopwatch: Stopwatch | None = None) -> tuple[list[str], str]:
+        report = validate_rendered(staging, ex, stopwatch)
         return [str(issue) for issue in report.errors], report.summary()
 
     return check

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ClusterTemplateError
+from ..stopwatch import Stopwatch, stage
 from .defaults import SourceKey
 from .issues import BUILD_ORIGIN, IssueCollector, ValidationIssue
 from .fluxpatch import apply_patches
@@ -121,8 +122,13 @@ class FluxBuilds:
 
     # -- entry point ---------------------------------------------------------------------------
 
-    def run(self) -> list[Located]:
-        self._discover()
+    def run(self, stopwatch: Stopwatch | None = None) -> list[Located]:
+        with stage(stopwatch, "validate: kustomize builds"):
+            self._discover()
+        with stage(stopwatch, "validate: flux apply + object schemas"):
+            return self._apply_all()
+
+    def _apply_all(self) -> list[Located]:
         built_identities = {(api_group(p.data.get("apiVersion")), p.data.get("kind"), _name(p.data))
                             for parsed in self.raw.values() for p in parsed if isinstance(p.data, Mapping)}
         top_kustomizations = [obj for obj in self.top_level if is_flux_kustomization(obj.data)]
