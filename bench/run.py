@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import statistics
 import subprocess
@@ -25,6 +26,9 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PROJECT_PARTS = ("tasks.py", "tasks", "templates")
 OUTPUTS = ("kubernetes", "talos", "bootstrap", "infrastructure", ".sops.yaml", ".generated-files")
+STATE_DIR = ".inv"  # configure's state: the up-to-date fingerprint and the build/compile caches
+TIMING_LINE = re.compile(r"^  (?P<stage>.+?)\s{2,}(?P<seconds>[0-9.]+)$")
+TASK_TOTAL = "total in the task"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scenarios import all_components_cluster, nodes_yaml  # noqa: E402
@@ -58,8 +62,8 @@ def prepare(root: Path, nodes: int = 2, *, all_components: bool = True) -> Path:
 GNU_TIME = Path("/usr/bin/time")
 
 
-def timed(command: list[str], cwd: Path, before=None) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one run of `command`.
+def timed(command: list[str], cwd: Path, before=None) -> tuple[float, int, dict[str, float]]:
+    """Wall seconds, peak RSS (KiB) and the stage timings it printed (`--timings`) of one run.
 
     The peak comes from GNU time when it is installed: the child of a Python process is forked from
     it, and Linux reports the pre-exec image in that child's peak RSS, so measuring from here would
@@ -68,38 +72,75 @@ def timed(command: list[str], cwd: Path, before=None) -> tuple[float, int]:
         before()
     measured = [str(GNU_TIME), "--format", "%M", *command] if GNU_TIME.exists() else command
     started = time.perf_counter()
-    process = subprocess.run(measured, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.run(measured, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - started
     if process.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(command)} in {cwd}\n{process.stderr}")
+        raise SystemExit(f"failed: {' '.join(command)} in {cwd}\n{process.stdout}\n{process.stderr}")
     peak = int(process.stderr.strip().splitlines()[-1]) if GNU_TIME.exists() else 0
-    return elapsed, peak
+    return elapsed, peak, stage_timings(process.stdout, elapsed)
 
 
-def compare(candidates: dict[str, tuple[list[str], Path, object]], repeat: int) -> dict[str, dict[str, float]]:
-    """Run the candidates interleaved `repeat` times; medians of time and peak memory."""
+def stage_timings(stdout: str, wall: float) -> dict[str, float]:
+    """The `timings (seconds):` block of `inv configure --timings`, plus what the task itself cannot
+    see: Python and invoke starting up (and exiting), the wall time minus the task's own total."""
+    stages = {}
+    for line in stdout.split("timings (seconds):\n", 1)[-1].splitlines() if "timings (seconds):" in stdout else []:
+        match = TIMING_LINE.match(line)
+        if match:
+            stages[match["stage"]] = float(match["seconds"])
+    if TASK_TOTAL in stages:
+        stages = {"python + invoke start-up and exit": wall - stages[TASK_TOTAL], **stages}
+    return stages
+
+
+def compare(candidates: dict[str, tuple[list[str], Path, object]], repeat: int) -> dict[str, dict]:
+    """Run the candidates interleaved `repeat` times; medians of time, peak memory and stages."""
     times: dict[str, list[float]] = {name: [] for name in candidates}
     memory: dict[str, list[int]] = {name: [] for name in candidates}
+    stages: dict[str, dict[str, list[float]]] = {name: {} for name in candidates}
     for name, (command, cwd, before) in candidates.items():  # warm-up: page cache, .pyc files
         timed(command, cwd, before)
     for _ in range(repeat):
         for name, (command, cwd, before) in candidates.items():
-            seconds, rss = timed(command, cwd, before)
+            seconds, rss, breakdown = timed(command, cwd, before)
             times[name].append(seconds)
             memory[name].append(rss)
-    return {name: {"median_s": statistics.median(times[name]), "min_s": min(times[name]),
-                   "peak_rss_mib": statistics.median(memory[name]) / 1024} for name in candidates}
+            for stage, value in breakdown.items():
+                stages[name].setdefault(stage, []).append(value)
+    results = {}
+    for name in candidates:
+        results[name] = {"median_s": statistics.median(times[name]), "min_s": min(times[name]),
+                         "peak_rss_mib": statistics.median(memory[name]) / 1024}
+        if stages[name]:
+            results[name]["stages_median_s"] = {stage: round(statistics.median(values), 4)
+                                                for stage, values in stages[name].items()}
+    return results
 
 
-def remove_outputs(root: Path):
+def remove_outputs(root: Path, *, state_too: bool = False):
+    """Delete the outputs before a run; with `state_too`, configure's state and caches as well, so
+    the run is a true first run."""
     def clean() -> None:
-        for name in OUTPUTS:
+        for name in OUTPUTS + ((STATE_DIR,) if state_too else ()):
             path = root / name
             if path.is_dir():
                 shutil.rmtree(path)
             elif path.exists():
                 path.unlink()
     return clean
+
+
+def edit_gateway_address(root: Path):
+    """A one-key edit before each run: `cluster_gateway_addr` moves to an address not used before,
+    so no cache can hold the result of an earlier run."""
+    counter = iter(range(20, 250))
+
+    def edit() -> None:
+        config = root / "cluster.yaml"
+        text = re.sub(r'^cluster_gateway_addr: .*$', f'cluster_gateway_addr: "10.10.255.{next(counter)}"',
+                      config.read_text(), flags=re.MULTILINE)
+        config.write_text(text)
+    return edit
 
 
 def write_makejinja_setup(root: Path, work: Path) -> list[str]:
@@ -159,18 +200,26 @@ def bench_configure(repeat: int) -> dict:
         work = scratch / "mj"
         work.mkdir()
         makejinja = write_makejinja_setup(root, work)
-        configure = [str(BIN / "inv"), "configure", "--yes"]
+        configure = [str(BIN / "inv"), "configure", "--yes", "--timings"]
         inv(root, "configure", "--yes")
+        original_config = (root / "cluster.yaml").read_text()
         results = compare({
-            "inv configure (cold: render+validate+encrypt+swap)": (configure, root, remove_outputs(root)),
+            "inv configure (first run: no outputs, no state or caches)": (configure, root,
+                                                                          remove_outputs(root, state_too=True)),
+            "inv configure (outputs removed, caches kept)": (configure, root, remove_outputs(root)),
+            "inv configure (one-key edit: cluster_gateway_addr)": (configure, root, edit_gateway_address(root)),
             "inv configure (nothing changed)": (configure, root, None),
             "makejinja render only": (makejinja, work, None),
         }, repeat)
+        (root / "cluster.yaml").write_text(original_config)  # the context makejinja rendered with
         compared, differ = same_render(root, work)
         files = len((root / ".generated-files").read_text().splitlines()) - 1
     makejinja_time = results["makejinja render only"]["median_s"]
+    first_run = results["inv configure (first run: no outputs, no state or caches)"]["median_s"]
     return {"results": results, "rendered_files": files,
             "ratios_to_makejinja": {name: r["median_s"] / makejinja_time for name, r in results.items()},
+            "one_key_edit_to_first_run": results["inv configure (one-key edit: cluster_gateway_addr)"]["median_s"]
+            / first_run,
             "makejinja_output_identical": f"{compared - differ}/{compared} files byte-identical"}
 
 
@@ -215,7 +264,7 @@ def bench_scale(repeat: int) -> dict:
         for count in (3, 30, 300):
             root = prepare(Path(scratch) / f"repo{count}", nodes=count)
             command = [str(BIN / "inv"), "configure", "--yes"]
-            cold = compare({"cold": (command, root, remove_outputs(root))}, repeat)["cold"]
+            cold = compare({"cold": (command, root, remove_outputs(root, state_too=True))}, repeat)["cold"]
             rows[count] = cold
     per_node_time = (rows[300]["median_s"] - rows[3]["median_s"]) / 297
     per_node_mem = (rows[300]["peak_rss_mib"] - rows[3]["peak_rss_mib"]) / 297

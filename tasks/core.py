@@ -43,24 +43,35 @@ def init(c):
 
 
 @task(help={"yes": "Do not ask before overwriting generated files (for scripts).",
-            "force": "Render, encrypt and validate even when nothing changed since the last run."})
+            "force": "Render, encrypt and validate even when nothing changed since the last run.",
+            "timings": "Print how long each stage took (for benchmarks and slow-run reports)."})
 @user_errors
-def configure(c, yes=False, force=False):
+def configure(c, yes=False, force=False, timings=False):
     """Render cluster.yaml + nodes.yaml into kubernetes/, talos/, bootstrap/ and .sops.yaml.
 
     Validates the configuration, derives the template context, renders the templates, encrypts every
     *.sops.* output with sops, validates the result, and only then swaps it into place. With
     `inv --dry configure` it lists what would change and writes nothing. When no input, template or
     output changed since the last successful run, it says so and stops (`--force` runs anyway)."""
+    import time
+
+    started = time.perf_counter()
     from cluster_template.fingerprint import is_up_to_date
 
     if not force and is_up_to_date(ROOT):
         say("up to date: no input, template or output changed since the last configure (--force to re-run)")
+        if timings:
+            _say_timings({"up-to-date check": time.perf_counter() - started}, time.perf_counter() - started)
         return
+    checked = time.perf_counter()
 
     from cluster_template.ops.configure import configure as run_configure
     from cluster_template.ops.validation import as_configure_check
+    from cluster_template.stopwatch import Stopwatch
 
+    watch = Stopwatch()
+    watch.add("up-to-date check", checked - started)
+    watch.add("imports", time.perf_counter() - checked)
     ex = executor(c)
 
     def ask(plan) -> bool:
@@ -74,12 +85,23 @@ def configure(c, yes=False, force=False):
         live = ex.dry and live_run_in_progress()
         if live:
             ex.note("a running `inv configure` is using its staging directory; this plan leaves it alone")
-        result = run_configure(ROOT, ex, confirm=ask, validate_output=as_configure_check(ex), settle=not live)
+        result = run_configure(ROOT, ex, confirm=ask, validate_output=as_configure_check(ex), settle=not live,
+                               stopwatch=watch)
     if result.recovered:
         say(result.recovered)
     if result.validation_summary:
         say(result.validation_summary)
     say(_summary(result.plan, ex.dry))
+    if timings:
+        _say_timings(result.timings, time.perf_counter() - started)
+
+
+def _say_timings(stages: dict[str, float], total: float) -> None:
+    width = max(len(name) for name in [*stages, "total in the task"])
+    say("timings (seconds):")
+    for name, seconds in stages.items():
+        say(f"  {name:<{width}}  {seconds:.3f}")
+    say(f"  {'total in the task':<{width}}  {total:.3f}")
 
 
 def _summary(plan, dry: bool) -> str:

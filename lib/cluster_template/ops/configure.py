@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,13 @@ from ..render import render_templates
 from ..run import Executor
 from ..safepath import inside
 from ..secrets import encrypt_outputs
+from ..stopwatch import Stopwatch, stage
 
 TEMPLATE_DIR = Path("templates") / "config"
 
-# Checks the staged tree; returns a list of problems (empty when valid) and a one-line summary.
-OutputValidator = Callable[[Path], tuple[list[str], str]]
+# Checks the staged tree; returns a list of problems (empty when valid) and a one-line summary. It
+# records its own stages in the stopwatch it is given.
+OutputValidator = Callable[[Path, Stopwatch | None], tuple[list[str], str]]
 
 
 class OutputInvalid(ClusterTemplateError):
@@ -39,6 +41,7 @@ class ConfigureResult:
     plan: outputs.OutputPlan
     validation_summary: str = ""
     recovered: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, in run order
 
 
 def register_config_secrets(ex: Executor, config: Config) -> None:
@@ -63,25 +66,33 @@ def configure(
     confirm: Callable[[outputs.OutputPlan], bool],
     validate_output: OutputValidator | None = None,
     settle: bool = True,
+    stopwatch: Stopwatch | None = None,
 ) -> ConfigureResult:
+    watch = stopwatch or Stopwatch()
     state_file = inside(root, fingerprint.STATE_FILE)  # refused now, not after the swap
-    recovered = outputs.recover(ex, root, replan=True) if settle else None
-    inputs_digest = fingerprint.inputs_digest(root)  # before reading: an edit during the run is seen next time
-    _, context = build_context(root, ex)
-    rendered = render_templates(root / TEMPLATE_DIR, context)
-    files = encrypt_outputs(
-        ex, root, rendered, age_public_key=context["age_public_key"], age_key_file=root / AGE_KEY_FILE
-    )
-    plan = outputs.plan_outputs(root, files)
+    with stage(watch, "recover + input digest"):
+        recovered = outputs.recover(ex, root, replan=True) if settle else None
+        inputs_digest = fingerprint.inputs_digest(root)  # before reading: an edit during the run is seen next time
+    with stage(watch, "config load + derive"):
+        _, context = build_context(root, ex)
+    with stage(watch, "render"):
+        rendered = render_templates(root / TEMPLATE_DIR, context)
+    with stage(watch, "encrypt"):
+        files = encrypt_outputs(
+            ex, root, rendered, age_public_key=context["age_public_key"], age_key_file=root / AGE_KEY_FILE
+        )
+    with stage(watch, "plan"):
+        plan = outputs.plan_outputs(root, files)
     if ex.dry:
         _report_plan(ex, plan)
-        return ConfigureResult(plan, recovered=recovered)
+        return ConfigureResult(plan, recovered=recovered, timings=watch.stages)
 
-    staging = outputs.stage(ex, root, files)
+    with stage(watch, "stage"):
+        staging = outputs.stage(ex, root, files)
     summary = ""
     try:
         if validate_output is not None:
-            problems, summary = validate_output(staging)
+            problems, summary = validate_output(staging, watch)
             if problems:
                 raise OutputInvalid(
                     f"the rendered output is invalid ({len(problems)} problem(s)); nothing was changed:\n"
@@ -92,11 +103,12 @@ def configure(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    outputs.commit(ex, root, plan)
-    state = {"inputs": inputs_digest, "outputs": fingerprint.outputs_digest(root)}
-    ex.write_file(state_file, json.dumps(state, indent=1) + "\n",
-                  label=str(fingerprint.STATE_FILE), quiet=True)
-    return ConfigureResult(plan, summary, recovered)
+    with stage(watch, "swap"):
+        outputs.commit(ex, root, plan)
+        state = {"inputs": inputs_digest, "outputs": fingerprint.outputs_digest(root)}
+        ex.write_file(state_file, json.dumps(state, indent=1) + "\n",
+                      label=str(fingerprint.STATE_FILE), quiet=True)
+    return ConfigureResult(plan, summary, recovered, watch.stages)
 
 
 def _report_plan(ex: Executor, plan: outputs.OutputPlan) -> None:

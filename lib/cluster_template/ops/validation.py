@@ -5,16 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..run import Executor
+from ..stopwatch import Stopwatch
 from ..validate import ValidationReport, validate_tree
 
 KUBERNETES_SCHEMA_VERSION = "1.35.0"
+# The project's caches (git-ignored state): kubectl builds by their inputs.
+CACHE_DIR = Path(".inv") / "cache"
 # kustomize builds are mostly process start-up and I/O: four at a time is measurably faster than three
 # even on two cores (1.46 s → 1.26 s for the 31 builds of the all-components render).
 KUSTOMIZE_WORKERS = 4
 
 
-def validate_rendered(root: Path, ex: Executor) -> ValidationReport:
-    """Validate the rendered outputs under `root` (the repository, or configure's staging tree)."""
+def validate_rendered(root: Path, ex: Executor, stopwatch: Stopwatch | None = None, *,
+                      project: Path | None = None) -> ValidationReport:
+    """Validate the rendered outputs under `root` (the repository, or configure's staging tree of
+    the repository `project`, whose caches are used)."""
     from .. import schemas
 
     return validate_tree(
@@ -26,14 +31,16 @@ def validate_rendered(root: Path, ex: Executor) -> ValidationReport:
         talconfig_schema=schemas.talconfig_schema(),
         fetch_crd_schema=schemas.crd_schema,
         workers=KUSTOMIZE_WORKERS,
+        stopwatch=stopwatch,
+        build_cache_dir=(project or root) / CACHE_DIR / "kustomize",
     )
 
 
 def as_configure_check(ex: Executor):
     """The `validate_output` callback of `ops.configure.configure`."""
 
-    def check(staging: Path) -> tuple[list[str], str]:
-        report = validate_rendered(staging, ex)
+    def check(staging: Path, stopwatch: Stopwatch | None = None) -> tuple[list[str], str]:
+        report = validate_rendered(staging, ex, stopwatch, project=staging.parent)
         return [str(issue) for issue in report.errors], report.summary()
 
     return check

