@@ -29,9 +29,8 @@ def generated_project(tmp_path):
         project.write(relative, f"# generated: {relative}\n")
     for relative, text in USER_FILES.items():
         project.write(relative, text)
-    # A hand-edited manifest that also names files reset must never remove.
     project.write(".generated-files", "# Files written by `inv configure`\n"
-                  + "".join(f"{path}\n" for path in GENERATED + ["cluster.yaml", "talos/talsecret.sops.yaml"]))
+                  + "".join(f"{path}\n" for path in GENERATED))
     return project
 
 
@@ -45,11 +44,24 @@ def test_template_reset_removes_only_generated_files(tmp_path):
         assert not (project.root / relative).exists(), relative
     for relative, text in USER_FILES.items():
         assert (project.root / relative).read_text() == text, f"{relative} was kept as it was"
-    assert "kept (listed in .generated-files but never removed): cluster.yaml, talos/talsecret.sops.yaml" \
-        in result.stdout
     assert not (project.root / "bootstrap").exists(), "folders left empty are removed"
     assert not (project.root / "talos/clusterconfig").exists()
     assert (project.root / "kubernetes/apps/default/mine/app").is_dir()
+
+
+def test_template_reset_refuses_a_manifest_naming_files_configure_never_generates(tmp_path):
+    # A hand-edited (or merged) manifest must not turn reset into a way to delete the config or the
+    # Talos secrets bundle: the entry is named and nothing is removed.
+    project = generated_project(tmp_path)
+    project.write(".generated-files", (project.root / ".generated-files").read_text() + "cluster.yaml\ntalos/talsecret.sops.yaml\n")
+    before = project.snapshot()
+
+    result = project.inv("template.reset", "--yes", input="")
+
+    assert result.returncode == 1
+    assert "'cluster.yaml' is not a file `inv configure` generates" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert project.snapshot() == before
 
 
 def test_template_reset_asks_and_dry_run_removes_nothing(tmp_path):
@@ -73,7 +85,7 @@ def test_template_reset_refuses_a_manifest_entry_outside_the_repository(tmp_path
 
     result = project.inv("template.reset", "--yes")
 
-    assert result.returncode == 1 and "outside the repository" in result.stderr
+    assert result.returncode == 1 and "not a path inside the repository" in result.stderr
     assert outside.read_text() == "keep me"
     assert (project.root / "kubernetes/flux/cluster/ks.yaml").exists(), "nothing removed at all"
 
