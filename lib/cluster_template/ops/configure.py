@@ -18,16 +18,17 @@ from ..config.load import Config, load_config
 from ..config.model import secret_keys
 from ..derive import derive
 from ..errors import ClusterTemplateError, Refused
-from ..inputs import AGE_KEY_FILE, read_local_inputs
+from ..inputs import AGE_KEY_FILE, LocalInputs, read_local_inputs
 from ..render import render_templates
 from ..run import Executor
 from ..safepath import inside
 from ..secrets import encrypt_outputs
+from ..validate.leaks import find_leaks
 
 TEMPLATE_DIR = Path("templates") / "config"
 
-# Checks the staged tree; returns a list of problems (empty when valid) and a one-line summary.
-OutputValidator = Callable[[Path], tuple[list[str], str]]
+# Checks the staged tree (given the credential values); returns a list of problems (empty when valid) and a one-line summary.
+OutputValidator = Callable[[Path, tuple[str, ...]], tuple[list[str], str]]
 
 
 class OutputInvalid(ClusterTemplateError):
@@ -47,12 +48,25 @@ def register_config_secrets(ex: Executor, config: Config) -> None:
     ex.redactor.add(*(getattr(cluster, key) for key in secret_keys(type(cluster))))
 
 
-def build_context(root: Path, ex: Executor) -> tuple[Config, dict[str, Any]]:
-    """Load and validate the configuration and local inputs; return the template context."""
+def load_inputs(root: Path, ex: Executor) -> tuple[Config, LocalInputs]:
+    """Load and validate the configuration and local inputs; their credentials go to the redactor."""
     config = load_config(root)
     register_config_secrets(ex, config)
     local = read_local_inputs(root, deploy_key_required=config.cluster.repository_visibility == "private")
     ex.redactor.add(*local.secrets())
+    return config, local
+
+
+def credentials(config: Config, local: LocalInputs) -> tuple[str, ...]:
+    """Every credential value: the configuration's secret keys and the local secrets."""
+    cluster = config.cluster
+    values = (getattr(cluster, key) for key in secret_keys(type(cluster)))
+    return tuple(value for value in values if isinstance(value, str)) + local.secrets()
+
+
+def build_context(root: Path, ex: Executor) -> tuple[Config, dict[str, Any]]:
+    """Load and validate the configuration and local inputs; return the template context."""
+    config, local = load_inputs(root, ex)
     return config, derive(config, local)
 
 
@@ -67,8 +81,12 @@ def configure(
     state_file = inside(root, fingerprint.STATE_FILE)  # refused now, not after the swap
     recovered = outputs.recover(ex, root, replan=True) if settle else None
     inputs_digest = fingerprint.inputs_digest(root)  # before reading: an edit during the run is seen next time
-    _, context = build_context(root, ex)
+    config, local = load_inputs(root, ex)
+    context = derive(config, local)
     rendered = render_templates(root / TEMPLATE_DIR, context)
+    leaks = find_leaks(rendered, credentials(config, local))
+    if leaks:  # checked on the plaintext, before anything is encrypted, staged or written
+        raise OutputInvalid(_invalid(leaks))
     files = encrypt_outputs(
         ex, root, rendered, age_public_key=context["age_public_key"], age_key_file=root / AGE_KEY_FILE
     )
@@ -81,12 +99,9 @@ def configure(
     summary = ""
     try:
         if validate_output is not None:
-            problems, summary = validate_output(staging)
+            problems, summary = validate_output(staging, credentials(config, local))
             if problems:
-                raise OutputInvalid(
-                    f"the rendered output is invalid ({len(problems)} problem(s)); nothing was changed:\n"
-                    + "\n".join(f"  {problem}" for problem in problems)
-                )
+                raise OutputInvalid(_invalid(problems))
         if plan.changed and not confirm(plan):
             raise Refused("configure cancelled; nothing was changed")
     except BaseException:
@@ -97,6 +112,11 @@ def configure(
     ex.write_file(state_file, json.dumps(state, indent=1) + "\n",
                   label=str(fingerprint.STATE_FILE), quiet=True)
     return ConfigureResult(plan, summary, recovered)
+
+
+def _invalid(problems: list) -> str:
+    return (f"the rendered output is invalid ({len(problems)} problem(s)); nothing was changed:\n"
+            + "\n".join(f"  {problem}" for problem in problems))
 
 
 def _report_plan(ex: Executor, plan: outputs.OutputPlan) -> None:

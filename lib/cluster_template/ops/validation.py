@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..run import Executor
@@ -13,8 +14,9 @@ KUBERNETES_SCHEMA_VERSION = "1.35.0"
 KUSTOMIZE_WORKERS = 4
 
 
-def validate_rendered(root: Path, ex: Executor) -> ValidationReport:
-    """Validate the rendered outputs under `root` (the repository, or configure's staging tree)."""
+def validate_rendered(root: Path, ex: Executor, secrets: Iterable[str] = ()) -> ValidationReport:
+    """Validate the rendered outputs under `root` (the repository, or configure's staging tree);
+    `secrets` are the credential values no file outside `*.sops.*` may hold."""
     from .. import schemas
 
     return validate_tree(
@@ -26,14 +28,22 @@ def validate_rendered(root: Path, ex: Executor) -> ValidationReport:
         talconfig_schema=schemas.talconfig_schema(),
         fetch_crd_schema=schemas.crd_schema,
         workers=KUSTOMIZE_WORKERS,
+        secrets=secrets,
     )
+
+
+def validate_repository(root: Path, ex: Executor) -> ValidationReport:
+    """`inv validate`: the repository's rendered tree, with the credentials of its configuration."""
+    from .configure import credentials, load_inputs
+
+    return validate_rendered(root, ex, credentials(*load_inputs(root, ex)))
 
 
 def as_configure_check(ex: Executor):
     """The `validate_output` callback of `ops.configure.configure`."""
 
-    def check(staging: Path) -> tuple[list[str], str]:
-        report = validate_rendered(staging, ex)
+    def check(staging: Path, secrets: tuple[str, ...]) -> tuple[list[str], str]:
+        report = validate_rendered(staging, ex, secrets)
         return [str(issue) for issue in report.errors], report.summary()
 
     return check

