@@ -30,6 +30,8 @@ def check_reachable(tree: SourceTree, objects: Iterable[Located], collector: Iss
     everything = _all_files(root)
     if not everything:
         return
+    objects = list(objects)
+    in_tree = {(obj.kind, obj.namespace, obj.name) for obj in objects}
     kustomizations: dict[str, list[Located]] = {}
     for obj in objects:
         if is_flux_kustomization(obj.data):
@@ -37,6 +39,8 @@ def check_reachable(tree: SourceTree, objects: Iterable[Located], collector: Iss
     reached: set[str] = set()
     entry_points = tuple(entry_points)
     folders = [path for path in entry_points if (root / path).is_dir()]
+    if not folders:  # a partial tree (one app, a test fixture) has nothing to be reached from
+        return
     seen_folders: set[str] = set()
     while folders:
         folder = folders.pop()
@@ -47,7 +51,7 @@ def check_reachable(tree: SourceTree, objects: Iterable[Located], collector: Iss
         reached |= new_files
         for rel in sorted(new_files | {folder}):
             for ks in kustomizations.get(rel, []):
-                path = _applied_path(ks, external)
+                path = _applied_path(ks, external, in_tree)
                 if path is not None and (root / path).is_dir():
                     folders.append(path)
     entry = ", ".join(entry_points)
@@ -65,11 +69,12 @@ def _all_files(root: Path) -> set[str]:
     return {path.relative_to(root).as_posix() for path in base.rglob("*") if path.is_file()}
 
 
-def _applied_path(ks: Located, external) -> str | None:
-    """The folder of this repository a Kustomization applies (None for another source's artifact)."""
+def _applied_path(ks: Located, external, in_tree: set) -> str | None:
+    """The folder of this repository a Kustomization applies: None when its source is another
+    artifact of the tree (a missing source is the graph check's error, not a dead file)."""
     spec = spec_of(ks)
     ref = reference(spec.get("sourceRef"), ks.namespace)
-    if ref is not None and external and not is_external(ref, external):
+    if ref is not None and not is_external(ref, external) and ref in in_tree:
         return None
     return normalized_path(spec.get("path"))
 
