@@ -116,17 +116,18 @@ def _summary(plan, dry: bool) -> str:
 def validate(c):
     """Validate the rendered tree offline: YAML, Kubernetes 1.35 and CRD schemas (strict), kustomize
     builds of every Flux Kustomization path with post-build substitution, the Flux dependency graph,
-    and the Talos inputs. `inv configure` runs the same checks before swapping outputs in."""
+    the Talos inputs, and the guards: no credential outside *.sops.* files, pinned chart and image
+    versions, no file under kubernetes/ that Flux never applies. `inv configure` runs the same checks before swapping outputs in."""
     from invoke import Exit
 
     from cluster_template import outputs
     from cluster_template.errors import ClusterTemplateError
-    from cluster_template.ops.validation import validate_rendered
+    from cluster_template.ops.validation import validate_repository
 
     pending = outputs.pending_swap(ROOT)
     if pending:  # validating a half-swapped tree would report a mix that no configure produced
         raise ClusterTemplateError(f"{pending}; nothing was validated")
-    report = validate_rendered(ROOT, executor(c))
+    report = validate_repository(ROOT, executor(c))
     for issue in report.errors:
         say(str(issue))
     say(report.summary())

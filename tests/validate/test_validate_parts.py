@@ -165,8 +165,10 @@ def test_disabled_substitution_keeps_variables_in_the_tree(tree):
     tree.replace("kubernetes/apps/default/echo/app/deployment.yaml", "  name: echo-sidecar",
                  "  name: echo-sidecar\n  annotations:\n    kustomize.toolkit.fluxcd.io/substitute: disabled")
     report = tree.validate()
-    # `replicas: ${ECHO_REPLICAS}` now reaches the API server as a string.
-    assert [(issue.kind, issue.path) for issue in report.errors] == [("Deployment", "spec.replicas")]
+    # `replicas: ${ECHO_REPLICAS}` now reaches the API server as a string, and the image tag
+    # `${SIDECAR_TAG:=1.0.0}` literally (not a pinned version).
+    assert sorted((issue.kind, issue.path) for issue in report.errors) == [
+        ("Deployment", "spec.replicas"), ("Deployment", "spec.template.spec.containers[0].image")]
 
 
 # -- documents -------------------------------------------------------------------------------------

@@ -18,18 +18,20 @@ from ..config.load import Config, load_config
 from ..config.model import secret_keys
 from ..derive import derive
 from ..errors import ClusterTemplateError, Refused
-from ..inputs import AGE_KEY_FILE, read_local_inputs
+from ..inputs import AGE_KEY_FILE, LocalInputs, read_local_inputs
 from ..render import render_templates
 from ..run import Executor
 from ..safepath import inside
 from ..secrets import encrypt_outputs
 from ..stopwatch import Stopwatch, stage
+from ..validate.leaks import find_leaks
 
 TEMPLATE_DIR = Path("templates") / "config"
 
-# Checks the staged tree; returns a list of problems (empty when valid) and a one-line summary. It
-# records its own stages in the stopwatch it is given.
-OutputValidator = Callable[[Path, Stopwatch | None], tuple[list[str], str]]
+# Checks the staged tree (given the credential values no file outside *.sops.* may hold); returns a
+# list of problems (empty when valid) and a one-line summary. It records its own stages in the
+# stopwatch it is given.
+OutputValidator = Callable[[Path, tuple[str, ...], Stopwatch | None], tuple[list[str], str]]
 
 
 class OutputInvalid(ClusterTemplateError):
@@ -50,12 +52,25 @@ def register_config_secrets(ex: Executor, config: Config) -> None:
     ex.redactor.add(*(getattr(cluster, key) for key in secret_keys(type(cluster))))
 
 
-def build_context(root: Path, ex: Executor) -> tuple[Config, dict[str, Any]]:
-    """Load and validate the configuration and local inputs; return the template context."""
+def load_inputs(root: Path, ex: Executor) -> tuple[Config, LocalInputs]:
+    """Load and validate the configuration and local inputs; their credentials go to the redactor."""
     config = load_config(root)
     register_config_secrets(ex, config)
     local = read_local_inputs(root, deploy_key_required=config.cluster.repository_visibility == "private")
     ex.redactor.add(*local.secrets())
+    return config, local
+
+
+def credentials(config: Config, local: LocalInputs) -> tuple[str, ...]:
+    """Every credential value: the configuration's secret keys and the local secrets."""
+    cluster = config.cluster
+    values = (getattr(cluster, key) for key in secret_keys(type(cluster)))
+    return tuple(value for value in values if isinstance(value, str)) + local.secrets()
+
+
+def build_context(root: Path, ex: Executor) -> tuple[Config, dict[str, Any]]:
+    """Load and validate the configuration and local inputs; return the template context."""
+    config, local = load_inputs(root, ex)
     return config, derive(config, local)
 
 
@@ -74,9 +89,15 @@ def configure(
         recovered = outputs.recover(ex, root, replan=True) if settle else None
         inputs_digest = fingerprint.inputs_digest(root)  # before reading: an edit during the run is seen next time
     with stage(watch, "config load + derive"):
-        _, context = build_context(root, ex)
+        config, local = load_inputs(root, ex)
+        context = derive(config, local)
+        secrets = credentials(config, local)
     with stage(watch, "render"):
         rendered = render_templates(root / TEMPLATE_DIR, context)
+    with stage(watch, "credential guard"):
+        leaks = find_leaks(rendered, secrets)
+    if leaks:  # checked on the plaintext, before anything is encrypted, staged or written
+        raise OutputInvalid(_invalid(leaks))
     with stage(watch, "encrypt"):
         files = encrypt_outputs(
             ex, root, rendered, age_public_key=context["age_public_key"], age_key_file=root / AGE_KEY_FILE
@@ -92,12 +113,9 @@ def configure(
     summary = ""
     try:
         if validate_output is not None:
-            problems, summary = validate_output(staging, watch)
+            problems, summary = validate_output(staging, secrets, watch)
             if problems:
-                raise OutputInvalid(
-                    f"the rendered output is invalid ({len(problems)} problem(s)); nothing was changed:\n"
-                    + "\n".join(f"  {problem}" for problem in problems)
-                )
+                raise OutputInvalid(_invalid(problems))
         if plan.changed and not confirm(plan):
             raise Refused("configure cancelled; nothing was changed")
     except BaseException:
@@ -109,6 +127,11 @@ def configure(
         ex.write_file(state_file, json.dumps(state, indent=1) + "\n",
                       label=str(fingerprint.STATE_FILE), quiet=True)
     return ConfigureResult(plan, summary, recovered, watch.stages)
+
+
+def _invalid(problems: list) -> str:
+    return (f"the rendered output is invalid ({len(problems)} problem(s)); nothing was changed:\n"
+            + "\n".join(f"  {problem}" for problem in problems))
 
 
 def _report_plan(ex: Executor, plan: outputs.OutputPlan) -> None:

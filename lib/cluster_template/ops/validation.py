@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..run import Executor
@@ -16,10 +17,11 @@ CACHE_DIR = Path(".inv") / "cache"
 KUSTOMIZE_WORKERS = 4
 
 
-def validate_rendered(root: Path, ex: Executor, stopwatch: Stopwatch | None = None, *,
+def validate_rendered(root: Path, ex: Executor, secrets: Iterable[str] = (), stopwatch: Stopwatch | None = None, *,
                       project: Path | None = None) -> ValidationReport:
     """Validate the rendered outputs under `root` (the repository, or configure's staging tree of
-    the repository `project`, whose caches are used)."""
+    the repository `project`, whose caches are used); `secrets` are the credential values no file
+    outside `*.sops.*` may hold."""
     from .. import schemas
 
     return validate_tree(
@@ -33,14 +35,22 @@ def validate_rendered(root: Path, ex: Executor, stopwatch: Stopwatch | None = No
         workers=KUSTOMIZE_WORKERS,
         stopwatch=stopwatch,
         build_cache_dir=(project or root) / CACHE_DIR / "kustomize",
+        secrets=secrets,
     )
+
+
+def validate_repository(root: Path, ex: Executor) -> ValidationReport:
+    """`inv validate`: the repository's rendered tree, with the credentials of its configuration."""
+    from .configure import credentials, load_inputs
+
+    return validate_rendered(root, ex, credentials(*load_inputs(root, ex)))
 
 
 def as_configure_check(ex: Executor):
     """The `validate_output` callback of `ops.configure.configure`."""
 
-    def check(staging: Path, stopwatch: Stopwatch | None = None) -> tuple[list[str], str]:
-        report = validate_rendered(staging, ex, stopwatch, project=staging.parent)
+    def check(staging: Path, secrets: tuple[str, ...], stopwatch: Stopwatch | None = None) -> tuple[list[str], str]:
+        report = validate_rendered(staging, ex, secrets, stopwatch, project=staging.parent)
         return [str(issue) for issue in report.errors], report.summary()
 
     return check

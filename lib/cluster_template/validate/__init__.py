@@ -11,7 +11,9 @@
    the subset of kustomize in `kustbuild`, else by kubectl, cached by its inputs), and the output,
    after post-build variable substitution, passes 2 and 3 with no duplicate objects;
 5. the Flux graph: paths, sourceRefs, dependsOn (and cycles), HelmRelease chart sources;
-6. Talos patches (`talos/patches/**`) against the Talos schema, and `talos/talconfig.yaml` against
+6. the guards: no credential outside `*.sops.*` files, pinned chart and image versions, no file
+   under `kubernetes/` that Flux never applies;
+7. Talos patches (`talos/patches/**`) against the Talos schema, and `talos/talconfig.yaml` against
    talhelper's.
 
 Every problem is one `ValidationIssue`; nothing found in the tree is skipped silently.
@@ -19,11 +21,11 @@ Every problem is one `ValidationIssue`; nothing found in the tree is skipped sil
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .defaults import DEFAULT_EXTERNAL_SOURCES, SourceKey
+from .defaults import DEFAULT_ENTRY_POINTS, DEFAULT_EXTERNAL_SOURCES, SourceKey
 from .issues import BUILD_ORIGIN, ValidationIssue, ValidationReport, ValidationSetupError
 
 if TYPE_CHECKING:
@@ -55,6 +57,8 @@ def validate_tree(
     stopwatch: Stopwatch | None = None,
     build_cache_dir: Path | None = None,
     in_process_builds: bool = True,
+    secrets: Iterable[str] = (),
+    entry_points: Iterable[str] = DEFAULT_ENTRY_POINTS,
 ) -> ValidationReport:
     """Validate the rendered tree at `root` and return every problem found.
 
@@ -72,6 +76,10 @@ def validate_tree(
     kubectl builds by a digest of their inputs (see `buildcache`); `in_process_builds=False` sends
     every kustomization to kubectl (for comparing the two).
 
+    The guards run on the same tree: no value of `secrets` (the configuration's credentials) in a
+    file outside `*.sops.*` (`leaks`), every chart and image pinned to an exact version (`pins`), and
+    every file under `kubernetes/` applied by Flux from `entry_points` (`reach`).
+
     Raises ValidationSetupError when the validator cannot run (schema folder missing, Kubernetes
     version not shipped by kubernetes-validate); problems of the tree are returned, never raised.
     """
@@ -81,6 +89,9 @@ def validate_tree(
     from .fluxgraph import check_flux_graph
     from .issues import IssueCollector
     from .kustomize import Builder
+    from .leaks import find_leaks, tracked_files
+    from .pins import check_pins
+    from .reach import check_reachable
     from .objects import Located, ObjectChecker
     from .scan import scan_tree
     from .schemas import SchemaStore
@@ -107,6 +118,10 @@ def validate_tree(
     objects = FluxBuilds(tree, builder, checker, collector, external).run(stopwatch)
     with stage(stopwatch, "validate: flux graph"):
         check_flux_graph(objects, root, external, collector)
+    with stage(stopwatch, "validate: guards"):
+        check_pins(objects, tree, collector)
+        check_reachable(tree, objects, collector, entry_points=entry_points, external=external)
+        collector.extend(find_leaks(tracked_files(root), secrets))
     with stage(stopwatch, "validate: talos"):
         check_talos(root, store, collector, talos_schema=talos_schema, talconfig_schema=talconfig_schema)
     return collector.report(redact=executor.redactor.redact)
