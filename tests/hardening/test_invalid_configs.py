@@ -27,7 +27,7 @@ BAD_CIDRS = ["192.168.1.0", "192.168.1.0/33", "192.168.1.5/24", "10.0.0.0/8/8", 
 WRONG_TYPES = {
     "node_dns_servers": "1.1.1.1", "cluster_api_tls_sans": "a.example.com", "cilium_bgp_hold_time": "soon",
     "cilium_bgp_graceful_restart": "maybe", "node_vlan_tag": 5000, "repository_visibility": "secret",
-    "cilium_loadbalancer_mode": "fast", "talos_version": "1.12.0", "kubernetes_version": "v1.99.0",
+    "cilium_loadbalancer_mode": "fast", "talos_version": "1.11.0", "kubernetes_version": "v1.99.0",
     "spegel_enabled": "perhaps", "cluster_name": "Has Spaces", "repository_name": "no-slash",
     "unifi_host": "ftp://x", "cilium_bgp_router_asn": 0, "node_ntp_servers": [1, 2],
 }
