@@ -128,5 +128,3 @@ def reset(c, yes=False):
     with project_lock(ex.dry):
         removed = template_reset(ROOT, ex, plan)
     say(f"{'would remove' if ex.dry else 'removed'} {len(removed)} generated files")
-    if plan.kept:
-        say(f"kept (listed in .generated-files but never removed): {', '.join(plan.kept)}")

@@ -88,7 +88,8 @@ def output_path(root: Path, entry: str, *, source: str, removing: bool = False) 
 
 
 def read_manifest(root: Path) -> list[str]:
-    """The paths listed in `.generated-files`, each checked with `output_path`."""
+    """The paths listed in `.generated-files`, each checked with `output_path` as a path configure
+    may remove (a manifest entry is exactly that)."""
     path = inside(root, MANIFEST_FILE)
     if not path.is_file():
         return []
@@ -98,7 +99,7 @@ def read_manifest(root: Path) -> list[str]:
         raise UnsafePath(f"{MANIFEST_FILE}: is not UTF-8 text; restore it from git") from None
     entries = [line for line in text.splitlines() if line and not line.startswith("#")]
     for entry in entries:
-        output_path(root, entry, source=MANIFEST_FILE)
+        output_path(root, entry, source=MANIFEST_FILE, removing=True)
     return entries
 
 

@@ -31,11 +31,17 @@ def describe(error: BaseException, *, secret: bool = False) -> tuple[int | None,
     line = mark.line + 1 if mark is not None else None
     if isinstance(error, RecursionError):
         return line, "nested too deeply"
+    if _is_second_document(error):  # the message quotes no text, so it is safe for secrets too
+        return line, "more than one YAML document, where one is expected"
     if secret:
         return line, f"{type(error).__name__} (the text is not shown: it holds secrets)"
     parts = [getattr(error, "context", None), getattr(error, "problem", None)]
     problem = " ".join(str(part) for part in parts if part) or str(error)
     return line, re.sub(r"\s+", " ", problem).strip() or type(error).__name__
+
+
+def _is_second_document(error: BaseException) -> bool:
+    return type(error).__name__ == "ComposerError" and "single document" in str(getattr(error, "context", ""))
 
 
 def _errors() -> tuple[type[BaseException], ...]:

@@ -72,6 +72,17 @@ def test_invalid_rendered_secret_yaml_is_reported_without_the_secret(small, dry)
     assert "very-secret" not in str(error.value) and "cd-" not in str(error.value)
 
 
+def test_a_secret_file_with_two_documents_says_so(small):
+    rendered = {".sops.yaml": (small.root / "templates/config/.sops.yaml.j2").read_bytes(),
+                "kubernetes/apps/x/secret.sops.yaml": b"stringData:\n  a: one-4471\n---\nstringData:\n  b: two-5582\n"}
+    with pytest.raises(YamlError) as error:
+        encrypt_outputs(Executor(dry=True), small.root, rendered, age_public_key=own_public_key(small),
+                        age_key_file=small.root / "age.key")
+    assert "kubernetes/apps/x/secret.sops.yaml:3" in str(error.value)
+    assert "more than one YAML document" in str(error.value)
+    assert "4471" not in str(error.value) and "5582" not in str(error.value)
+
+
 def set_cluster_key(project, line: str) -> None:
     cluster = project.root / "cluster.yaml"
     key = line.split(":")[0]

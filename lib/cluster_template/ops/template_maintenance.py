@@ -40,15 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..errors import ClusterTemplateError
-from ..inputs import AGE_KEY_FILE, DEPLOY_KEY_FILE, PUSH_TOKEN_FILE, TUNNEL_FILE
 from ..outputs import MANIFEST_FILE, read_manifest
 from ..run import Executor
-from .talos_config import OUTPUT_DIR, SECRETS_FILE
+from .talos_config import OUTPUT_DIR
 
-PROTECTED = frozenset({
-    "cluster.yaml", "nodes.yaml", AGE_KEY_FILE, DEPLOY_KEY_FILE, f"{DEPLOY_KEY_FILE}.pub", PUSH_TOKEN_FILE,
-    TUNNEL_FILE, "kubeconfig", str(SECRETS_FILE),
-})
 PRIVATE_DIR = ".private"
 TIDY_PARTS = ("templates", "cluster.yaml", "nodes.yaml", "tasks/template.py")
 TASKS_FILE = "tasks.py"
@@ -70,19 +65,12 @@ class TemplateChoreRefused(ClusterTemplateError):
 @dataclass
 class ResetPlan:
     files: list[str] = field(default_factory=list)  # relative paths to remove, in order
-    kept: list[str] = field(default_factory=list)  # listed in the manifest but protected
 
 
 def plan_template_reset(root: Path) -> ResetPlan:
     plan = ResetPlan()
-    for entry in read_manifest(root):
-        relative = _inside(entry)
-        if relative is None:
-            raise TemplateChoreRefused(f"{MANIFEST_FILE} lists {entry!r}, which is outside the repository; "
-                                       "nothing was removed")
-        if relative in PROTECTED:
-            plan.kept.append(relative)
-        elif (root / relative).is_file() or (root / relative).is_symlink():
+    for relative in read_manifest(root):  # refuses any entry that is not a file configure generates
+        if (root / relative).is_file() or (root / relative).is_symlink():
             plan.files.append(relative)
     clusterconfig = root / OUTPUT_DIR
     if clusterconfig.is_dir():
@@ -103,13 +91,6 @@ def template_reset(root: Path, ex: Executor, plan: ResetPlan) -> list[str]:
     if not ex.dry:
         _prune_empty_folders(root, removed)
     return removed
-
-
-def _inside(entry: str) -> str | None:
-    path = PurePosixPath(entry)
-    if path.is_absolute() or ".." in path.parts or not path.parts:
-        return None
-    return str(path)
 
 
 def _prune_empty_folders(root: Path, removed: list[str]) -> None:
