@@ -6,6 +6,8 @@ hold secrets (decrypted sops output, a rendered secret before encryption) are re
 become `YamlError`: `file:line: problem` on one line. For a secret (`secret=True`) the problem text
 is dropped, since ruamel quotes the offending characters and those are the secret.
 YAML 1.2 (ruamel's default): `on`/`off`/`yes` stay strings, as Go decoders read them.
+The validator reads the rendered tree through `validate/yamldocs.py` instead: the same YAML 1.2
+rules on libyaml for speed, with its errors mapped to validation issues per document.
 """
 
 from __future__ import annotations

@@ -729,15 +729,11 @@ def app_namespaces(root: Path) -> list[str]:
 
 
 def yaml_documents(text: str, source: str) -> list[dict[str, Any]]:
-    """The mappings of a multi-document YAML stream (empty documents dropped)."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    """The mappings of a multi-document YAML stream (empty documents dropped). The text may be
+    decrypted secrets, so an error says where and never quotes it."""
+    from ..yamlload import load_all
 
-    try:
-        return [doc for doc in YAML(typ="safe").load_all(text) if isinstance(doc, dict)]
-    except YAMLError as error:
-        # The text may be decrypted secrets: say where, never quote it.
-        raise BootstrapError(f"{source} is not valid YAML ({type(error).__name__})") from None
+    return [doc for doc in load_all(text, source=source, secret=True) if isinstance(doc, dict)]
 
 
 def decrypted_secret_documents(root: Path, ex: Executor, relative: Path) -> list[dict[str, Any]]:
