@@ -82,7 +82,10 @@ def make_environment(template_root: Path):
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
-    environment.filters.update(nthhost=nthhost, b64encode=b64encode, to_yaml=to_yaml, yaml_quote=yaml_quote)
+    from .dashboards import grafana_dashboard
+
+    environment.filters.update(nthhost=nthhost, b64encode=b64encode, to_yaml=to_yaml, yaml_quote=yaml_quote,
+                               grafana_dashboard=grafana_dashboard)
     return environment
 
 
