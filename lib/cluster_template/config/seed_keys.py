@@ -25,10 +25,6 @@ _PREFIXES: dict[str, str] = {
 _KEYS: dict[str, str] = {
     "monitoring_stack": "the monitoring stack is always kube-prometheus-stack (the seed allowed only "
                         "'prometheus' too); remove the key",
-    "cilium_bgp_password": "the CiliumBGPPeerConfig authSecretRef and its Secret are not rendered yet; "
-                           "remove the key (and the session password on the router)",
-    "cilium_bgp_ecmp_max_paths": "it only set maximum-paths in the seed's generated UniFi router config "
-                                 "(unifi/bgp.conf), which this template does not render; set it on the router",
     "unifi_external_controller": "external-dns talks to the UniFi controller named by unifi_host either way; "
                                  "remove the key",
     "proxmox_endpoint": "it served the Proxmox CSI driver and cloud controller, which are not part of "
