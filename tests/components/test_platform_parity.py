@@ -303,10 +303,13 @@ def test_item4_loki_simple_scalable_runs_two_of_each(render):
 
 def test_item4_flux_controllers_are_tuned(render):
     instance = values(render({}), FLUX_INSTANCE_HR)["instance"]
-    assert instance["cluster"]["size"] == "medium"  # concurrency 10, 1Gi memory limit
-    patches = {patch["target"]["name"]: patch["patch"] for patch in instance["kustomize"]["patches"]}
-    assert "--feature-gates=OOMWatch=true" in patches["helm-controller"]
-    assert "--helm-cache-max-size=10" in patches["source-controller"]
+    patches: dict[str, list[str]] = {}
+    for patch in instance["kustomize"]["patches"]:
+        patches.setdefault(patch["target"]["name"], []).append(patch["patch"])
+    tuned = "\n".join(patches["(kustomize-controller|helm-controller|source-controller)"])
+    assert "value: --concurrent=10" in tuned and "memory: 1Gi" in tuned
+    assert "--feature-gates=OOMWatch=true" in "".join(patches["helm-controller"])
+    assert "--helm-cache-max-size=10" in "".join(patches["source-controller"])
 
 
 def test_item5_bgp_password_is_sealed_and_wired(render):
