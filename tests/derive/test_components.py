@@ -197,7 +197,6 @@ RULES = {
                              "litellm_slack_webhook_url": "https://hooks.slack.com/services/x"},
                             "litellm_alerting_enabled", True),
     "litellm alerting without webhook": ({**LITELLM, "litellm_alerting_enabled": True}, "litellm_alerting_enabled", False),
-    "litellm guardrails litellm off": ({"litellm_guardrails_enabled": True}, "litellm_guardrails_enabled", False),
     # Langfuse
     "langfuse off": ({}, "langfuse_enabled", False),
     "langfuse on": (LANGFUSE, "langfuse_enabled", True),
@@ -295,7 +294,8 @@ OFF = {
     "litellm_enabled": False, "litellm_hostname": None, "litellm_oidc_enabled": False, "litellm_backup_enabled": False,
     "litellm_monitoring_enabled": False, "litellm_tracing_enabled": False, "litellm_langfuse_enabled": False,
     "litellm_langfuse_host": "https://cloud.langfuse.com", "litellm_alerting_enabled": False,
-    "litellm_guardrails_enabled": False, "litellm_presidio_enabled": False, "litellm_prompt_injection_check": False,
+    "litellm_alert_webhook": None, "litellm_providers": [], "litellm_provider_keys": {}, "litellm_models": [],
+    "litellm_langfuse_internal": False, "litellm_egress_hosts": [], "litellm_database_url": None,
     "dragonfly_enabled": False, "dragonfly_backup_enabled": False, "dragonfly_monitoring_enabled": False,
     "dragonfly_acl_enabled": False, "langfuse_enabled": False, "langfuse_hostname": None, "langfuse_url": None,
     "langfuse_sso_enabled": False, "langfuse_backup_enabled": False, "langfuse_monitoring_enabled": False,

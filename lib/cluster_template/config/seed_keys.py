@@ -51,9 +51,12 @@ _KEYS: dict[str, str] = {
                                "re-run; remove the key",
     "litellm_backup_enabled": "LiteLLM database backups follow from litellm_s3_access_key/"
                               "litellm_s3_secret_key being set; remove the key",
-    "azure_openai_realtime_api_base": "the Azure OpenAI realtime model is not supported yet; remove the key",
-    "langfuse_media_download_url_expiry": "not rendered yet; Langfuse's default (1 hour) applies",
-    "langfuse_chart_version": "chart versions are pinned by the templates, not by cluster.yaml; remove the key",
+    "litellm_guardrails_enabled": "the seed's content filter called Aporia with credentials no key provides; "
+                                  "configure guardrails in the LiteLLM admin UI",
+    "litellm_presidio_enabled": "the seed pointed LiteLLM at Presidio sidecars it never deployed; "
+                                "configure PII masking in the LiteLLM admin UI",
+    "litellm_prompt_injection_check": "the seed called Lakera with credentials no key provides; "
+                                      "configure guardrails in the LiteLLM admin UI",
     "dragonfly_mcpgateway_password": _NOT_RENDERED.format(what="MCP Context Forge") + ", the only user of "
                                      "this Dragonfly ACL password (remove the key)",
     "oidc_redirect_url": "the gateway's browser sign-in derives its redirect URL; not configurable yet",
