@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 from ..config.base import is_set
 from ..config.components.cnpg import BARMAN_PLUGIN_CHARTS
 from ..config.components.dragonfly import DRAGONFLY_CONSUMERS
-from ..config.components.langfuse import BACKUP_S3_KEYS, HEADLESS_KEYS, LANGFUSE_S3_KEYS, SCIM_SECRETS
+from ..config.components.langfuse import BACKUP_S3_KEYS, EVENTS_BUCKET, HEADLESS_KEYS, LANGFUSE_S3_KEYS
 from ..config.components.litellm import LANGFUSE_KEYS, LITELLM_S3_KEYS, WEBHOOKS, enabled_providers
 from ..config.components.obot import AUDIT_S3_KEYS, OBOT_S3_KEYS
 from ..config.components.oidc import oidc_configured
@@ -244,6 +244,7 @@ def derive_langfuse(config: ClusterConfig, context: Context) -> dict[str, object
     else:
         backup_access = backup_secret = None
     headless = _keys_set(config, HEADLESS_KEYS)
+    storage = _all(enabled, config.rustfs_enabled, _keys_set(config, LANGFUSE_S3_KEYS))
     return {
         "langfuse_enabled": enabled,
         "langfuse_hostname": hostname,
@@ -256,8 +257,14 @@ def derive_langfuse(config: ClusterConfig, context: Context) -> dict[str, object
                                         backup_access, backup_secret),
         "langfuse_monitoring_enabled": _all(enabled, config.monitoring_enabled, config.langfuse_monitoring_enabled),
         "langfuse_tracing_enabled": _all(enabled, config.tracing_enabled, config.langfuse_tracing_enabled),
-        "langfuse_scim_sync_enabled": _all(enabled, config.keycloak_enabled, config.langfuse_scim_sync_enabled,
-                                           _keys_set(config, SCIM_SECRETS)),
+        # The buckets rustfs-setup creates for Langfuse's own storage.
+        "langfuse_storage_buckets": [
+            EVENTS_BUCKET, config.langfuse_media_bucket,
+            *([config.langfuse_export_bucket] if config.langfuse_batch_export_enabled else [])] if storage else [],
+        # Dragonfly as the langfuse ACL user, or as the default user when ACLs are off.
+        "langfuse_redis_user": "langfuse" if config.dragonfly_acl_enabled else "default",
+        "langfuse_redis_password": (config.dragonfly_langfuse_password if config.dragonfly_acl_enabled
+                                    else config.dragonfly_password) if enabled else None,
         "langfuse_headless_init_enabled": _all(enabled, headless),
         "langfuse_init_project_enabled": _all(enabled, headless, config.langfuse_init_project_id),
         "langfuse_init_org_name": config.langfuse_init_org_name or config.cluster_name,
@@ -347,6 +354,7 @@ def derive_rustfs_buckets(config: ClusterConfig, context: Context) -> dict[str, 
         if context.get("talos_backup_enabled") and context.get("backup_s3_internal"):
             buckets.append(config.backup_s3_bucket)
         buckets += [bucket for flag, bucket in BACKUP_BUCKETS.values() if context.get(flag)]
+        buckets += context.get("langfuse_storage_buckets") or []
     return {
         "rustfs_buckets": list(dict.fromkeys(buckets)),
         "backup_buckets": {name: bucket for name, (_, bucket) in BACKUP_BUCKETS.items()},
