@@ -304,7 +304,7 @@ OFF = {
     "dragonfly_acl_enabled": False, "langfuse_enabled": False, "langfuse_hostname": None, "langfuse_url": None,
     "langfuse_sso_enabled": False, "langfuse_backup_enabled": False, "langfuse_monitoring_enabled": False,
     "langfuse_tracing_enabled": False, "langfuse_storage_buckets": [], "langfuse_redis_user": "default",
-    "langfuse_redis_password": None, "langfuse_headless_init_enabled": False,
+    "langfuse_redis_password": None, "langfuse_smtp_endpoint": None, "langfuse_headless_init_enabled": False,
     "langfuse_init_project_enabled": False, "langfuse_backup_s3_access_key": None, "langfuse_backup_s3_secret_key": None,
     "langfuse_init_org_name": "kubernetes", "langfuse_email_from": "noreply@example.com",
     "langfuse_default_org_id": None, "langfuse_default_project_id": None,

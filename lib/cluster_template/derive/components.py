@@ -233,6 +233,13 @@ def derive_litellm(config: ClusterConfig, context: Context) -> dict[str, object]
     }
 
 
+def _smtp_endpoint(url: str | None) -> tuple[str, int] | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return parts.hostname, parts.port or (465 if parts.scheme == "smtps" else 587)
+
+
 def derive_langfuse(config: ClusterConfig, context: Context) -> dict[str, object]:
     enabled = bool(config.langfuse_enabled)
     hostname = _hostname(config, config.langfuse_subdomain) if enabled else None
@@ -261,6 +268,8 @@ def derive_langfuse(config: ClusterConfig, context: Context) -> dict[str, object
         "langfuse_storage_buckets": [
             EVENTS_BUCKET, config.langfuse_media_bucket,
             *([config.langfuse_export_bucket] if config.langfuse_batch_export_enabled else [])] if storage else [],
+        # The mail server Langfuse sends through (the URL itself is a credential; its host is not).
+        "langfuse_smtp_endpoint": _smtp_endpoint(config.langfuse_smtp_url) if enabled else None,
         # Dragonfly as the langfuse ACL user, or as the default user when ACLs are off.
         "langfuse_redis_user": "langfuse" if config.dragonfly_acl_enabled else "default",
         "langfuse_redis_password": (config.dragonfly_langfuse_password if config.dragonfly_acl_enabled
