@@ -29,7 +29,7 @@ ProjectRole = Literal["OWNER", "ADMIN", "MEMBER", "VIEWER"]
 
 
 class LangfuseSettings(Settings):
-    langfuse_enabled: bool = Field(False, description="Deploy Langfuse (needs CNPG and Dragonfly).")
+    langfuse_enabled: bool = Field(False, description="Deploy Langfuse (needs CNPG, Dragonfly and RustFS).")
     langfuse_subdomain: Subdomain = Field("langfuse", description="Langfuse is served at <langfuse_subdomain>.<cloudflare_domain>.")
     langfuse_chart_version: str = Field(
         "1.5.41", pattern=r"^1\.[0-9]+\.[0-9]+$",
@@ -59,7 +59,7 @@ class LangfuseSettings(Settings):
 
     # -- S3 storage (RustFS) ----------------------------------------------------------------
     langfuse_s3_access_key: str | None = secret(
-        None, min_length=1, description="RustFS access key for events, media and exports; required with RustFS.")
+        None, min_length=1, description="RustFS access key for events, media and exports (required with langfuse_enabled).")
     langfuse_s3_secret_key: str | None = secret(None, min_length=1, description="Secret key paired with langfuse_s3_access_key.")
     langfuse_s3_concurrent_writes: int = Field(50, ge=1, le=500, description="S3 write connection pool size.")
     langfuse_s3_concurrent_reads: int = Field(50, ge=1, le=500, description="S3 read connection pool size.")
