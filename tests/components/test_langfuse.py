@@ -304,3 +304,19 @@ def test_network_policies(render):
     assert len(web["ingress"][0]["fromEndpoints"]) == 1
     without_mail = document(render({**LANGFUSE, **NETWORK_POLICIES}), POLICY, "CiliumNetworkPolicy", "langfuse-app")
     assert not [rule for rule in without_mail["spec"]["egress"] if "toFQDNs" in rule]
+
+
+def test_langfuse_keys_stay_under_the_prefix_its_acl_user_may_touch(render):
+    from tests.components.test_data_layer import DRAGONFLY_SECRET
+
+    files = render({**LANGFUSE, "dragonfly_acl_enabled": True, "dragonfly_langfuse_password": "df-langfuse-pass"})
+    prefix = env_of(files)["REDIS_KEY_PREFIX"]
+    acl = document(files, DRAGONFLY_SECRET, "Secret")["stringData"]["acl"].splitlines()
+    rules = next(line for line in acl if line.split()[1] == "langfuse").split()
+    assert f"~{prefix}*" in rules and "+@scripting" in rules
+    dragonfly = document(files, "kubernetes/apps/cache/dragonfly/app/dragonfly.yaml", "Dragonfly")
+    assert "--default_lua_flags=allow-undeclared-keys" in dragonfly["spec"]["args"]
+
+    without_langfuse = render({**DRAGONFLY})
+    args = document(without_langfuse, "kubernetes/apps/cache/dragonfly/app/dragonfly.yaml", "Dragonfly")["spec"]["args"]
+    assert "--default_lua_flags=allow-undeclared-keys" not in args
