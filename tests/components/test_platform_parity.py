@@ -119,20 +119,23 @@ def dashboards(files: dict[str, bytes]) -> dict[str, bool]:
 # -- end to end: every platform component on -----------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def configured(tmp_path_factory):
-    project = initialized_copy(tmp_path_factory.mktemp("parity") / "repo")
-    project.write("cluster.yaml", cluster_yaml(project, PLATFORM))
+@pytest.fixture(scope="module", params=["l2", "bgp"])
+def configured(tmp_path_factory, request):
+    """Every platform component on; with L2 announcements, or with authenticated BGP."""
+    settings = PLATFORM if request.param == "l2" else {
+        **PLATFORM, **BGP, "cilium_bgp_password": "md5-secret", "cilium_bgp_graceful_restart": True}
+    project = initialized_copy(tmp_path_factory.mktemp(f"parity-{request.param}") / "repo")
+    project.write("cluster.yaml", cluster_yaml(project, settings))
     result = project.inv("configure", "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
     report = validate_tree(project.root, executor=Executor(), schema_dir=SCHEMA_DIR / "crds",
                            talos_schema=SCHEMA_DIR / "talos/config.schema.v1.12.11.json",
                            talconfig_schema=SCHEMA_DIR / "talhelper/talconfig.schema.json")
-    return project.snapshot(), report
+    return project.snapshot(), report, request.param
 
 
 def test_full_platform_validates_with_a_scrape_target_and_dashboards_for_each_component(configured):
-    files, report = configured
+    files, report, mode = configured
     assert report.ok, "\n".join(str(issue) for issue in report.errors)
     assert {"PodMonitor", "BackendTrafficPolicy", "ClientTrafficPolicy", "ReferenceGrant"} <= set(report.counts)
     assert all(scrape_targets(files).values()), scrape_targets(files)
@@ -140,6 +143,12 @@ def test_full_platform_validates_with_a_scrape_target_and_dashboards_for_each_co
     for path, name in OWN_DASHBOARDS.items():
         board = json.loads(document(files, path, "ConfigMap", name)["data"][name.removesuffix("-dashboard") + ".json"])
         assert board["panels"] and all(panel["targets"][0]["expr"] for panel in board["panels"])
+    # Credentials only in sops files: the BGP password nowhere in plain text, its Secret encrypted.
+    assert not [path for path, data in files.items() if b"md5-secret" in data and path != "cluster.yaml"]
+    assert (CILIUM_SECRET in files) == (mode == "bgp")
+    if mode == "bgp":
+        assert b"ENC[AES256_GCM" in files[CILIUM_SECRET]
+        assert {"CiliumBGPPeerConfig", "CiliumBGPClusterConfig"} <= set(report.counts)
 
 
 # -- in-process renders ---------------------------------------------------------------------------
