@@ -15,10 +15,11 @@ from typing import Any
 
 from .errors import ClusterTemplateError
 
-PANEL_TYPES = ("timeseries", "stat", "table")
-_PANEL_KEYS = {"title", "queries", "unit", "type"}
+PANEL_TYPES = ("timeseries", "stat", "table", "logs")
+_PANEL_KEYS = {"title", "queries", "unit", "type", "datasource"}
 _WIDTH, _HEIGHT = 12, 8  # Grafana's grid is 24 columns wide: two panels a row
-PROMETHEUS = {"type": "prometheus", "uid": "prometheus"}
+# The datasources Grafana is provisioned with (kube-prometheus-stack values), by uid.
+DATASOURCES = {"prometheus": {"type": "prometheus", "uid": "prometheus"}, "loki": {"type": "loki", "uid": "loki"}}
 
 
 class DashboardError(ClusterTemplateError, ValueError):
@@ -26,9 +27,17 @@ class DashboardError(ClusterTemplateError, ValueError):
 
 
 def grafana_dashboard(panels: Sequence[Mapping[str, Any]], uid: str, title: str, tags: Sequence[str]) -> str:
-    """The JSON of a dashboard with `panels` ({title, queries: [[expr, legend], ...], unit?, type?})."""
+    """The JSON of a dashboard with `panels` ({title, queries: [[expr, legend], ...], unit?, type?,
+    datasource?: prometheus | loki}); a "logs" panel spans the whole row."""
     if not panels:
         raise DashboardError(f"dashboard {uid}: no panels")
+    laid_out, column, row = [], 0, 0
+    for index, panel in enumerate(panels):
+        width = 2 * _WIDTH if panel.get("type") == "logs" else _WIDTH
+        if column + width > 2 * _WIDTH:
+            column, row = 0, row + 1
+        laid_out.append(_panel(uid, index, panel, {"x": column, "y": row * _HEIGHT, "w": width, "h": _HEIGHT}))
+        column += width
     return json.dumps({
         "uid": uid,
         "title": title,
@@ -37,11 +46,11 @@ def grafana_dashboard(panels: Sequence[Mapping[str, Any]], uid: str, title: str,
         "schemaVersion": 39,
         "refresh": "1m",
         "time": {"from": "now-6h", "to": "now"},
-        "panels": [_panel(uid, index, panel) for index, panel in enumerate(panels)],
+        "panels": laid_out,
     }, indent=2, ensure_ascii=False)
 
 
-def _panel(uid: str, index: int, panel: Mapping[str, Any]) -> dict[str, Any]:
+def _panel(uid: str, index: int, panel: Mapping[str, Any], grid: dict[str, int]) -> dict[str, Any]:
     unknown = set(panel) - _PANEL_KEYS
     if unknown or not panel.get("title") or not panel.get("queries"):
         raise DashboardError(f"dashboard {uid}, panel {index + 1}: needs a title and queries"
@@ -49,12 +58,18 @@ def _panel(uid: str, index: int, panel: Mapping[str, Any]) -> dict[str, Any]:
     kind = panel.get("type", "timeseries")
     if kind not in PANEL_TYPES:
         raise DashboardError(f"dashboard {uid}, panel {panel['title']!r}: type {kind!r} is not one of {PANEL_TYPES}")
+    source = panel.get("datasource", "prometheus")
+    if source not in DATASOURCES:
+        raise DashboardError(f"dashboard {uid}, panel {panel['title']!r}: datasource {source!r} is not one of "
+                             f"{tuple(DATASOURCES)}")
     targets = []
     for number, query in enumerate(panel["queries"]):
         if len(query) != 2 or not all(isinstance(part, str) for part in query):
             raise DashboardError(f"dashboard {uid}, panel {panel['title']!r}: a query is [expr, legend]")
         expr, legend = query
-        target = {"refId": chr(ord("A") + number), "expr": expr, "legendFormat": legend}
+        target = {"refId": chr(ord("A") + number), "expr": expr}
+        if legend:
+            target["legendFormat"] = legend
         if kind == "table":
             target |= {"instant": True, "format": "table"}
         targets.append(target)
@@ -62,8 +77,8 @@ def _panel(uid: str, index: int, panel: Mapping[str, Any]) -> dict[str, Any]:
         "id": index + 1,
         "type": kind,
         "title": panel["title"],
-        "gridPos": {"x": (index % 2) * _WIDTH, "y": (index // 2) * _HEIGHT, "w": _WIDTH, "h": _HEIGHT},
-        "datasource": PROMETHEUS,
+        "gridPos": grid,
+        "datasource": DATASOURCES[source],
         "fieldConfig": {"defaults": {"unit": panel.get("unit", "short")}, "overrides": []},
         "targets": targets,
     }

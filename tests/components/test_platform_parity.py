@@ -200,9 +200,19 @@ def test_dashboard_filter_lays_out_panels_and_refuses_malformed_ones():
                                          "x", "X", ["t"]))
     assert [panel["gridPos"]["x"] for panel in board["panels"]] == [0, 12, 0]
     assert [panel["gridPos"]["y"] for panel in board["panels"]] == [0, 0, 8]
+    # A logs panel takes a row of its own and queries Loki.
+    board = json.loads(grafana_dashboard([{"title": "a", "queries": [["up", "x"]]},
+                                          {"title": "b", "type": "logs", "datasource": "loki",
+                                           "queries": [["{job=~\".+\"}", ""]]},
+                                          {"title": "c", "queries": [["up", "x"]]}], "x", "X", []))
+    assert [(panel["gridPos"]["x"], panel["gridPos"]["y"], panel["gridPos"]["w"]) for panel in board["panels"]] == [
+        (0, 0, 12), (0, 8, 24), (0, 16, 12)]
+    assert board["panels"][1]["datasource"] == {"type": "loki", "uid": "loki"}
+    assert "legendFormat" not in board["panels"][1]["targets"][0]
     for bad in ([], [{"title": "t"}], [{"title": "t", "queries": [["up"]]}],
                 [{"title": "t", "queries": [["up", "l"]], "type": "pie"}],
-                [{"title": "t", "queries": [["up", "l"]], "colour": "red"}]):
+                [{"title": "t", "queries": [["up", "l"]], "colour": "red"}],
+                [{"title": "t", "queries": [["up", "l"]], "datasource": "tempo"}]):
         with pytest.raises(DashboardError):
             grafana_dashboard(bad, "x", "X", [])
 
