@@ -11,8 +11,11 @@ tests a derived flag never sees a feature whose dependencies are absent.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ..config.base import is_set
 from ..config.components.cnpg import BARMAN_PLUGIN_CHARTS
@@ -40,6 +43,7 @@ BACKUP_BUCKETS = {
     "litellm": ("litellm_backup_enabled", "litellm-backups"),
     "langfuse": ("langfuse_backup_enabled", "langfuse-postgres-backups"),
     "obot": ("obot_backup_enabled", "obot-postgres-backups"),
+    "obot-audit": ("obot_audit_logs_enabled", "obot-audit-logs"),
 }
 LOKI_BUCKETS = ("loki-chunks", "loki-ruler", "loki-admin")
 
@@ -252,6 +256,7 @@ def derive_obot(config: ClusterConfig, context: Context) -> dict[str, object]:
     keycloak_host = keycloak_endpoints(config)["keycloak_hostname"]
     # Unset means "use LiteLLM whenever it is deployed" (SEED: default true when litellm_enabled).
     wants_litellm = True if config.obot_litellm_enabled is None else config.obot_litellm_enabled
+    monitoring = _all(enabled, config.monitoring_enabled, config.obot_monitoring_enabled)
     return {
         "obot_enabled": enabled,
         "obot_hostname": _hostname(config, config.obot_subdomain) if enabled else None,
@@ -262,10 +267,26 @@ def derive_obot(config: ClusterConfig, context: Context) -> dict[str, object]:
         "obot_keycloak_realm": config.keycloak_realm if keycloak_sso else None,
         "obot_backup_enabled": _all(enabled, config.rustfs_enabled, _keys_set(config, OBOT_S3_KEYS)),
         "obot_audit_logs_enabled": _all(enabled, config.rustfs_enabled, _keys_set(config, AUDIT_S3_KEYS)),
-        "obot_monitoring_enabled": _all(enabled, config.monitoring_enabled, config.obot_monitoring_enabled),
+        "obot_monitoring_enabled": monitoring,
         "obot_tracing_enabled": _all(enabled, config.tracing_enabled, config.obot_tracing_enabled),
         "obot_litellm_enabled": _all(enabled, config.litellm_enabled, wants_litellm),
+        "obot_database_dsn": _obot_dsn(config) if enabled else None,
+        "obot_metrics_token": _obot_metrics_token(config) if monitoring else None,
     }
+
+
+def _obot_dsn(config: ClusterConfig) -> str:
+    """Obot's database URL. Only a postgres:// DSN makes Obot hand the database to its auth provider
+    for sessions (too large for a cookie with Keycloak's group and role claims)."""
+    user, password = (quote(str(value), safe="") for value in (config.obot_postgres_user, config.obot_db_password))
+    return (f"postgres://{user}:{password}@obot-postgres-rw.ai-system.svc.cluster.local:5432/"
+            f"{quote(config.obot_postgres_db, safe='')}?sslmode=require")
+
+
+def _obot_metrics_token(config: ClusterConfig) -> str:
+    """The bearer token Prometheus scrapes Obot's metrics with (with sign-in on, /debug/metrics answers
+    only to it). Derived from the bootstrap token, so it needs no key of its own and changes with it."""
+    return hmac.new(str(config.obot_bootstrap_token).encode(), b"obot-metrics", hashlib.sha256).hexdigest()
 
 
 def _database(config: ClusterConfig, context: Context, name: str, namespace: str, database: str, owner: str,

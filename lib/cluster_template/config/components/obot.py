@@ -18,6 +18,15 @@ from ._shared import (
 OBOT_S3_KEYS = ("obot_s3_access_key", "obot_s3_secret_key")
 AUDIT_S3_KEYS = ("obot_audit_s3_access_key", "obot_audit_s3_secret_key")
 WORKSPACE_S3_KEYS = ("obot_workspace_s3_access_key", "obot_workspace_s3_secret_key")
+# The auth provider decodes the cookie secret with standard base64 and needs an AES key: 16, 24 or 32 bytes.
+COOKIE_SECRET_PATTERN = r"^(?:[A-Za-z0-9+/]{22}==|[A-Za-z0-9+/]{32}|[A-Za-z0-9+/]{43}=)$"
+# MCP container defaults and the largest limit, as the LimitRange orders them (the API server
+# refuses a LimitRange whose default request exceeds its default limit, or a default above max).
+MCP_LIMIT_ORDER = {
+    "cpu": ("obot_mcp_default_cpu_request", "obot_mcp_default_cpu_limit", "obot_mcp_max_cpu"),
+    "memory": ("obot_mcp_default_memory_request", "obot_mcp_default_memory_limit", "obot_mcp_max_memory"),
+}
+_BINARY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
 
 class ObotSettings(Settings):
@@ -44,7 +53,8 @@ class ObotSettings(Settings):
     obot_s3_bucket: str = Field("obot-workspaces", min_length=1, description="Workspace bucket (s3 workspace).")
     obot_s3_endpoint: HttpURL = Field(
         "http://rustfs-svc.storage.svc.cluster.local:9000", description="Workspace S3 endpoint (s3 workspace).")
-    obot_s3_region: str = Field("us-east-1", min_length=1, description="Workspace S3 region (s3 workspace).")
+    obot_s3_region: str = Field(
+        "us-east-1", min_length=1, description="S3 region of the workspace (s3 workspace) and audit-log stores.")
     obot_workspace_s3_access_key: str | None = secret(None, min_length=1, description="Workspace S3 access key.")
     obot_workspace_s3_secret_key: str | None = secret(None, min_length=1, description="Workspace S3 secret key.")
 
@@ -70,7 +80,8 @@ class ObotSettings(Settings):
     obot_keycloak_client_id: str = Field("obot", min_length=1, description="Client ID of the obot client in Keycloak.")
     obot_keycloak_client_secret: str | None = secret(None, min_length=1, description="Client secret of that client.")
     obot_keycloak_cookie_secret: str | None = secret(
-        None, min_length=32, description="Cookie encryption key, 32+ characters (openssl rand -base64 32).")
+        None, pattern=COOKIE_SECRET_PATTERN,
+        description="Cookie encryption key: 16, 24 or 32 bytes, base64 (openssl rand -base64 32).")
     obot_keycloak_allowed_groups: str | None = Field(
         None, min_length=1, description="Comma-separated Keycloak groups allowed in. Unset: everyone.")
     obot_keycloak_allowed_roles: str | None = Field(
@@ -151,3 +162,34 @@ def obot_flag_prerequisites(config, nodes):
     if config.obot_keycloak_enabled:
         yield from requires_values(config, ("obot_keycloak_client_secret", "obot_keycloak_cookie_secret"),
                                    "obot_keycloak_enabled is true")
+
+
+def quantity(value: str) -> float:
+    """A CPU (`500m`, `2`) or memory (`512Mi`) quantity of the config's own spellings, as a number."""
+    if value.endswith("m"):
+        return int(value[:-1]) / 1000
+    unit = _BINARY_UNITS.get(value[-2:])
+    return int(value[:-2]) * unit if unit else int(value)
+
+
+@rule
+def obot_runtime_settings(config, nodes):
+    if not config.obot_enabled:
+        return
+    if config.obot_encryption_provider != "custom":
+        yield ("obot_encryption_provider",
+               "not supported (yet): the aws, gcp and azure providers need a KMS key and cloud credentials that "
+               "cluster.yaml has no keys for; use custom with obot_encryption_key")
+    # The Obot server has one set of AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in its
+    # environment), read by both the s3 workspace and the audit-log store.
+    if (config.obot_workspace_provider == "s3" and all(is_set(getattr(config, key)) for key in AUDIT_S3_KEYS)
+            and (config.obot_workspace_s3_access_key, config.obot_workspace_s3_secret_key)
+            != (config.obot_audit_s3_access_key, config.obot_audit_s3_secret_key)):
+        yield ("obot_audit_s3_access_key", "must equal obot_workspace_s3_access_key/obot_workspace_s3_secret_key "
+               "with the s3 workspace (Obot reads one pair of AWS credentials for both stores)")
+    for resource, (request, limit, largest) in MCP_LIMIT_ORDER.items():
+        values = [getattr(config, key) for key in (request, limit, largest)]
+        if quantity(values[0]) > quantity(values[1]):
+            yield request, f"{values[0]} is above {limit} ({values[1]}): the MCP namespace's LimitRange would be refused"
+        if quantity(values[1]) > quantity(values[2]):
+            yield limit, f"{values[1]} is above {largest} ({values[2]}): the MCP namespace's LimitRange would be refused"
