@@ -41,7 +41,7 @@ LL_LANGFUSE = {"litellm_langfuse_enabled": True, "litellm_langfuse_public_key": 
 DF_BACKUP = {"dragonfly_backup_enabled": True, "dragonfly_s3_access_key": "a", "dragonfly_s3_secret_key": "s"}
 LF_S3 = {"langfuse_s3_access_key": "lfa", "langfuse_s3_secret_key": "lfs"}
 LF_BACKUP_KEYS = {"langfuse_backup_s3_access_key": "ba", "langfuse_backup_s3_secret_key": "bs"}
-OBOT_KC = {"obot_keycloak_enabled": True, "obot_keycloak_client_secret": "s", "obot_keycloak_cookie_secret": "c" * 32}
+OBOT_KC = {"obot_keycloak_enabled": True, "obot_keycloak_client_secret": "s"}
 SCIM = {"langfuse_scim_sync_enabled": True, "langfuse_scim_public_key": "p", "langfuse_scim_secret_key": "s",
         "langfuse_sync_keycloak_client_secret": "c"}
 

@@ -56,6 +56,8 @@ _KEYS: dict[str, str] = {
     "langfuse_chart_version": "chart versions are pinned by the templates, not by cluster.yaml; remove the key",
     "dragonfly_mcpgateway_password": _NOT_RENDERED.format(what="MCP Context Forge") + ", the only user of "
                                      "this Dragonfly ACL password (remove the key)",
+    "obot_keycloak_cookie_secret": "Obot generates the cookie secret of its Keycloak sign-in itself when the "
+                                   "provider is configured (its API replaces any given one); remove the key",
     "oidc_redirect_url": "the gateway's browser sign-in derives its redirect URL; not configurable yet",
     "oidc_cookie_domain": "the gateway's browser sign-in cookie settings are not configurable yet",
     "oidc_cookie_samesite": "the gateway's browser sign-in cookie settings are not configurable yet",

@@ -18,8 +18,6 @@ from ._shared import (
 OBOT_S3_KEYS = ("obot_s3_access_key", "obot_s3_secret_key")
 AUDIT_S3_KEYS = ("obot_audit_s3_access_key", "obot_audit_s3_secret_key")
 WORKSPACE_S3_KEYS = ("obot_workspace_s3_access_key", "obot_workspace_s3_secret_key")
-# The auth provider decodes the cookie secret with standard base64 and needs an AES key: 16, 24 or 32 bytes.
-COOKIE_SECRET_PATTERN = r"^(?:[A-Za-z0-9+/]{22}==|[A-Za-z0-9+/]{32}|[A-Za-z0-9+/]{43}=)$"
 # MCP container defaults and the largest limit, as the LimitRange orders them (the API server
 # refuses a LimitRange whose default request exceeds its default limit, or a default above max).
 MCP_LIMIT_ORDER = {
@@ -79,9 +77,6 @@ class ObotSettings(Settings):
     obot_keycloak_enabled: bool = Field(False, description="Sign in to Obot through Keycloak.")
     obot_keycloak_client_id: str = Field("obot", min_length=1, description="Client ID of the obot client in Keycloak.")
     obot_keycloak_client_secret: str | None = secret(None, min_length=1, description="Client secret of that client.")
-    obot_keycloak_cookie_secret: str | None = secret(
-        None, pattern=COOKIE_SECRET_PATTERN,
-        description="Cookie encryption key: 16, 24 or 32 bytes, base64 (openssl rand -base64 32).")
     obot_keycloak_allowed_groups: str | None = Field(
         None, min_length=1, description="Comma-separated Keycloak groups allowed in. Unset: everyone.")
     obot_keycloak_allowed_roles: str | None = Field(
@@ -160,8 +155,7 @@ def obot_flag_prerequisites(config, nodes):
     yield from needs(config, "obot_tracing_enabled", {**owner, "tracing_enabled": TRACING})
     yield from needs(config, "obot_litellm_enabled", {**owner, "litellm_enabled": "LiteLLM is the model gateway"})
     if config.obot_keycloak_enabled:
-        yield from requires_values(config, ("obot_keycloak_client_secret", "obot_keycloak_cookie_secret"),
-                                   "obot_keycloak_enabled is true")
+        yield from requires_values(config, ("obot_keycloak_client_secret",), "obot_keycloak_enabled is true")
 
 
 def quantity(value: str) -> float:
