@@ -11,8 +11,8 @@ from pydantic import Field
 from ..base import Settings, is_set, rule, set_together
 from ..types import DNSLabel, HttpURL, Subdomain, secret
 from ._shared import (
-    MONITORING, TRACING, CpuQuantity, Ratio, SemVer, StorageSize, credentials_need_rustfs, needs, requires_true,
-    requires_values,
+    MONITORING, TRACING, CpuQuantity, Ratio, SemVer, StorageSize, all_set, credentials_need_rustfs, needs,
+    requires_true, requires_values,
 )
 
 OBOT_S3_KEYS = ("obot_s3_access_key", "obot_s3_secret_key")
@@ -24,6 +24,7 @@ MCP_LIMIT_ORDER = {
     "cpu": ("obot_mcp_default_cpu_request", "obot_mcp_default_cpu_limit", "obot_mcp_max_cpu"),
     "memory": ("obot_mcp_default_memory_request", "obot_mcp_default_memory_limit", "obot_mcp_max_memory"),
 }
+_REFUSED_LIMIT_RANGE = "the MCP namespace's LimitRange would be refused"
 _BINARY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
 
@@ -58,7 +59,7 @@ class ObotSettings(Settings):
 
     # -- encryption and bootstrap -----------------------------------------------------------
     obot_encryption_provider: Literal["custom", "aws", "gcp", "azure"] = Field(
-        "custom", description="Where the data encryption key comes from; custom uses obot_encryption_key.")
+        "custom", description="Where the data encryption key comes from; only custom (obot_encryption_key) is supported.")
     obot_encryption_key: str | None = secret(
         None, pattern=r"^[A-Za-z0-9+/]{43}=$", description="Data encryption key: 32 bytes, base64 (openssl rand -base64 32).")
     obot_bootstrap_token: str | None = secret(
@@ -67,7 +68,8 @@ class ObotSettings(Settings):
     # -- access -----------------------------------------------------------------------------
     obot_admin_emails: str | None = Field(None, min_length=1, description="Comma-separated e-mails of administrators.")
     obot_owner_emails: str | None = Field(None, min_length=1, description="Comma-separated e-mails of owners.")
-    obot_allowed_email_domains: str = Field("*", min_length=1, description="Comma-separated e-mail domains allowed in, or *.")
+    obot_allowed_email_domains: str = Field(
+        "*", min_length=1, description="Comma-separated e-mail domains allowed to sign in through Keycloak, or *.")
     obot_tool_registries: list[str] = Field(
         ["/obot-tools/tools"], description="Tool registries (gptscript repositories or paths).")
     obot_default_mcp_catalog: str | None = Field(
@@ -83,7 +85,8 @@ class ObotSettings(Settings):
         None, min_length=1, description="Comma-separated Keycloak roles allowed in. Unset: everyone.")
 
     # -- MCP namespace ----------------------------------------------------------------------
-    obot_mcp_namespace: DNSLabel = Field("obot-mcp", description="Namespace the MCP server pods run in (restricted PSS).")
+    obot_mcp_namespace: DNSLabel = Field(
+        "obot-mcp", description="Namespace the MCP server pods run in (Pod Security baseline enforced, restricted audited).")
     obot_mcp_cpu_requests_quota: CpuQuantity = Field("4", description="CPU requests quota of the MCP namespace.")
     obot_mcp_cpu_limits_quota: CpuQuantity = Field("8", description="CPU limits quota of the MCP namespace.")
     obot_mcp_memory_requests_quota: StorageSize = Field("8Gi", description="Memory requests quota of the MCP namespace.")
@@ -176,14 +179,14 @@ def obot_runtime_settings(config, nodes):
                "cluster.yaml has no keys for; use custom with obot_encryption_key")
     # The Obot server has one set of AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in its
     # environment), read by both the s3 workspace and the audit-log store.
-    if (config.obot_workspace_provider == "s3" and all(is_set(getattr(config, key)) for key in AUDIT_S3_KEYS)
+    if (config.obot_workspace_provider == "s3" and all_set(config, AUDIT_S3_KEYS)
             and (config.obot_workspace_s3_access_key, config.obot_workspace_s3_secret_key)
             != (config.obot_audit_s3_access_key, config.obot_audit_s3_secret_key)):
         yield ("obot_audit_s3_access_key", "must equal obot_workspace_s3_access_key/obot_workspace_s3_secret_key "
                "with the s3 workspace (Obot reads one pair of AWS credentials for both stores)")
-    for resource, (request, limit, largest) in MCP_LIMIT_ORDER.items():
+    for request, limit, largest in MCP_LIMIT_ORDER.values():
         values = [getattr(config, key) for key in (request, limit, largest)]
         if quantity(values[0]) > quantity(values[1]):
-            yield request, f"{values[0]} is above {limit} ({values[1]}): the MCP namespace's LimitRange would be refused"
+            yield request, f"{values[0]} is above {limit} ({values[1]}): {_REFUSED_LIMIT_RANGE}"
         if quantity(values[1]) > quantity(values[2]):
-            yield limit, f"{values[1]} is above {largest} ({values[2]}): the MCP namespace's LimitRange would be refused"
+            yield limit, f"{values[1]} is above {largest} ({values[2]}): {_REFUSED_LIMIT_RANGE}"
