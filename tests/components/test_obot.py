@@ -15,6 +15,7 @@ import json
 from urllib.parse import urlsplit
 
 import pytest
+from pydantic import ValidationError
 
 from cluster_template.config.model import ClusterConfig
 from cluster_template.config.seed_keys import unsupported_seed_key
@@ -38,7 +39,7 @@ from tests.config.test_components import CORE, LITELLM, rule_issues
 from tests.conftest import REPO
 
 CNPG = {"cnpg_enabled": True}
-OBOT = {**CNPG, "obot_enabled": True, "obot_db_password": "obot-db-pass/w0rd@x", "obot_bootstrap_token": "obot-bootstrap-token",
+OBOT = {**CNPG, "obot_enabled": True, "obot_db_password": "obot-db-pass_w0rd.x+=", "obot_bootstrap_token": "obot-bootstrap-token",
         "obot_encryption_key": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456="}
 OBOT_SSO = {**KEYCLOAK, "obot_keycloak_enabled": True, "obot_keycloak_client_secret": "obot-kc-client-secret",
             "obot_keycloak_allowed_groups": "obot-users", "obot_keycloak_allowed_roles": "obot-user"}
@@ -49,7 +50,7 @@ ALL_ON = {**OBOT, **OBOT_SSO, **OBOT_BACKUP, **OBOT_AUDIT, "cnpg_pgvector_enable
           "obot_monitoring_enabled": True, "obot_tracing_enabled": True, **NETWORK_POLICIES,
           "network_policies_mode": "enforce", "obot_admin_emails": "admin@example.com"}
 # Every credential of ALL_ON that belongs to Obot (the others are the platform tests' business).
-PLAINTEXTS = ("obot-db-pass/w0rd@x", "obot-db-pass%2Fw0rd%40x", "obot-bootstrap-token",
+PLAINTEXTS = ("obot-db-pass_w0rd.x+=", "obot-bootstrap-token",
               "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456=", "obot-kc-client-secret", "obot-backup-secret",
               "obot-audit-secret", "rustfs-secret-key", "kc-admin-pass")
 INPUTS = {"cluster.yaml", "nodes.yaml"}
@@ -304,7 +305,7 @@ def test_database_is_the_shared_macro_with_pgvector(render):
     dsn = urlsplit(secret_data(files, CONFIG_SECRET)["OBOT_SERVER_DSN"])
     # postgres:// (not postgresql://): only then does Obot give its auth provider the database.
     assert dsn.scheme == "postgres" and dsn.hostname == "obot-postgres-rw.ai-system.svc.cluster.local"
-    assert dsn.password == "obot-db-pass%2Fw0rd%40x" and dsn.path == "/obot" and dsn.query == "sslmode=require"
+    assert dsn.password == "obot-db-pass_w0rd.x+=" and dsn.path == "/obot" and dsn.query == "sslmode=require"
 
 
 @pytest.mark.parametrize("provider", ["directory", "s3"])
@@ -347,7 +348,7 @@ def test_metrics_are_scraped_with_the_bearer_token(render):
     files = render({**OBOT, **MONITORING, "obot_monitoring_enabled": True})
     token = secret_data(files, OBOT_DIR + "app/metrics.sops.yaml")["token"]
     assert secret_data(files, CONFIG_SECRET)["OBOT_SERVER_OTEL_BEARER_TOKEN"] == token
-    assert token != OBOT["obot_bootstrap_token"] and len(token) == 64
+    assert token not in (OBOT["obot_bootstrap_token"], OBOT["obot_encryption_key"]) and len(token) == 64
     [endpoint] = document(files, OBOT_DIR + "app/servicemonitor.yaml", "ServiceMonitor")["spec"]["endpoints"]
     assert endpoint["path"] == "/debug/metrics"
     assert endpoint["authorization"]["credentials"] == {"name": "obot-metrics", "key": "token"}
@@ -408,6 +409,14 @@ def test_limit_range_order_is_checked(settings, key):
     assert [issue_key for issue_key, _ in issues] == [key]
     assert "LimitRange would be refused" in issues[0][1]
     assert rule_issues({**OBOT, "obot_mcp_default_cpu_limit": "1", "obot_mcp_max_cpu": "1000m"}) == []
+
+
+@pytest.mark.parametrize("key, value", [("obot_db_password", "pass/word"), ("obot_db_password", "p@ss"),
+                                        ("obot_postgres_user", "Obot"), ("obot_postgres_db", "obot-db")])
+def test_database_url_parts_must_stay_valid_in_the_url(key, value):
+    with pytest.raises(ValidationError) as error:
+        ClusterConfig.model_validate({**CORE, **OBOT, key: value})
+    assert error.value.errors()[0]["loc"] == (key,)
 
 
 def test_cookie_secret_is_refused_by_name():

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from ..config.base import is_set
 from ..config.components.cnpg import BARMAN_PLUGIN_CHARTS
@@ -276,17 +275,17 @@ def derive_obot(config: ClusterConfig, context: Context) -> dict[str, object]:
 
 
 def _obot_dsn(config: ClusterConfig) -> str:
-    """Obot's database URL. Only a postgres:// DSN makes Obot hand the database to its auth provider
-    for sessions (too large for a cookie with Keycloak's group and role claims)."""
-    user, password = (quote(str(value), safe="") for value in (config.obot_postgres_user, config.obot_db_password))
-    return (f"postgres://{user}:{password}@obot-postgres-rw.ai-system.svc.cluster.local:5432/"
-            f"{quote(config.obot_postgres_db, safe='')}?sslmode=require")
+    """Obot's database URL (user, password and database have URL-safe patterns). Only a postgres://
+    DSN makes Obot hand the database to its auth provider for sessions (too large for a cookie with
+    Keycloak's group and role claims)."""
+    return (f"postgres://{config.obot_postgres_user}:{config.obot_db_password}"
+            f"@obot-postgres-rw.ai-system.svc.cluster.local:5432/{config.obot_postgres_db}?sslmode=require")
 
 
 def _obot_metrics_token(config: ClusterConfig) -> str:
     """The bearer token Prometheus scrapes Obot's metrics with (with sign-in on, /debug/metrics answers
-    only to it). Derived from the bootstrap token, so it needs no key of its own and changes with it."""
-    return hmac.new(str(config.obot_bootstrap_token).encode(), b"obot-metrics", hashlib.sha256).hexdigest()
+    only to it). Derived from the encryption key, so it needs no key of its own."""
+    return hmac.new(str(config.obot_encryption_key).encode(), b"obot-metrics", hashlib.sha256).hexdigest()
 
 
 def _database(config: ClusterConfig, context: Context, name: str, namespace: str, database: str, owner: str,

@@ -24,6 +24,9 @@ MCP_LIMIT_ORDER = {
     "cpu": ("obot_mcp_default_cpu_request", "obot_mcp_default_cpu_limit", "obot_mcp_max_cpu"),
     "memory": ("obot_mcp_default_memory_request", "obot_mcp_default_memory_limit", "obot_mcp_max_memory"),
 }
+# Obot reads its database only as a URL (postgres://user:password@host/db): these stay valid there as written.
+URL_SAFE_PASSWORD = r"^[A-Za-z0-9._~+=-]+$"
+PG_IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
 _REFUSED_LIMIT_RANGE = "the MCP namespace's LimitRange would be refused"
 _BINARY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
@@ -39,9 +42,12 @@ class ObotSettings(Settings):
     obot_memory_limit: StorageSize = Field("4Gi", description="Memory limit of the Obot pod.")
 
     # -- database and storage ---------------------------------------------------------------
-    obot_db_password: str | None = secret(None, min_length=1, description="PostgreSQL password.")
-    obot_postgres_user: str = Field("obot", min_length=1, description="PostgreSQL user.")
-    obot_postgres_db: str = Field("obot", min_length=1, description="PostgreSQL database.")
+    obot_db_password: str | None = secret(
+        None, pattern=URL_SAFE_PASSWORD,
+        description="PostgreSQL password: letters, digits and . _ ~ + = - (it is part of Obot's database URL; "
+                    "openssl rand -hex 32).")
+    obot_postgres_user: str = Field("obot", pattern=PG_IDENTIFIER, description="PostgreSQL user (a lower-case identifier).")
+    obot_postgres_db: str = Field("obot", pattern=PG_IDENTIFIER, description="PostgreSQL database (a lower-case identifier).")
     obot_postgresql_replicas: int = Field(1, ge=1, le=5, description="PostgreSQL instances.")
     obot_postgresql_storage_size: StorageSize = Field("10Gi", description="PostgreSQL volume size.")
     obot_storage_size: StorageSize = Field("20Gi", description="Workspace volume size (directory workspace).")
