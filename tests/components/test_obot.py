@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from cluster_template.config.model import ClusterConfig
 from cluster_template.config.seed_keys import unsupported_seed_key
 from cluster_template.derive.components import derive_obot
-from tests.components.test_data_layer import configure, validate
+from tests.components.test_data_layer import assert_validated, configure, validate
 from tests.components.test_platform import (
     KEYCLOAK,
     MONITORING,
@@ -96,12 +96,9 @@ def all_on(tmp_path_factory):
 
 
 def test_everything_on_renders_and_validates(all_on):
-    report = all_on["report"]
-    assert report.ok, "\n".join(str(issue) for issue in report.errors)
-    assert "no errors" in all_on["stdout"]
-    for kind in ("ResourceQuota", "LimitRange", "ServiceMonitor", "Job", "HTTPRoute", "Cluster", "Database",
-                 "ObjectStore", "ScheduledBackup", "CiliumNetworkPolicy"):
-        assert report.counts.get(kind), f"{kind} not checked"
+    assert_validated(all_on["report"], all_on["stdout"], (
+        "ResourceQuota", "LimitRange", "ServiceMonitor", "Job", "HTTPRoute", "Cluster", "Database", "ObjectStore",
+        "ScheduledBackup", "CiliumNetworkPolicy"))
     files = all_on["files"]
     assert document(files, HR, "HelmRelease")["spec"]["chartRef"] == {"kind": "OCIRepository", "name": "obot"}
     assert document(files, OBOT_DIR + "app/ocirepository.yaml", "OCIRepository")["spec"]["ref"] == {"tag": "0.2.30"}
