@@ -282,6 +282,9 @@ def test_keycloak_sign_in_is_registered_by_the_setup_job(render):
     script = job["spec"]["containers"][0]["command"][-1]
     assert "/api/auth-providers/keycloak-auth-provider/configure" in script
     assert "obot-bootstrap-token" not in script
+    # The job's pod names the settings it sends (all but the secret): a change re-creates the job.
+    shown = json.loads(job["metadata"]["annotations"]["obot-keycloak-setup/settings"])
+    assert shown == {key: value for key, value in provider.items() if key != "OBOT_KEYCLOAK_AUTH_PROVIDER_CLIENT_SECRET"}
     # Obot admits the job's pod.
     ingress = document(files, OBOT_POLICY, "CiliumNetworkPolicy", "obot")["spec"]["ingress"][0]["fromEndpoints"]
     assert {"matchLabels": {"io.kubernetes.pod.namespace": "ai-system",

@@ -307,6 +307,7 @@ OFF = {
     "obot_keycloak_issuer_url": None, "obot_keycloak_realm": None, "obot_backup_enabled": False,
     "obot_audit_logs_enabled": False, "obot_monitoring_enabled": False, "obot_tracing_enabled": False,
     "obot_litellm_enabled": False, "obot_database_dsn": None, "obot_metrics_token": None,
+    "obot_keycloak_settings": None,
     "google_idp_enabled": False, "github_idp_enabled": False, "microsoft_idp_enabled": False,
     # The data layer (issue 15): values the templates read.
     "rustfs_s3_url": None, "rustfs_buckets": [], "cnpg_barman_plugin_chart_version": "0.4.0",

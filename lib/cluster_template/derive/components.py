@@ -269,8 +269,23 @@ def derive_obot(config: ClusterConfig, context: Context) -> dict[str, object]:
         "obot_monitoring_enabled": monitoring,
         "obot_tracing_enabled": _all(enabled, config.tracing_enabled, config.obot_tracing_enabled),
         "obot_litellm_enabled": _all(enabled, config.litellm_enabled, wants_litellm),
+        "obot_keycloak_settings": _obot_keycloak_settings(config, f"https://{keycloak_host}") if keycloak_sso else None,
         "obot_database_dsn": _obot_dsn(config) if enabled else None,
         "obot_metrics_token": _obot_metrics_token(config) if monitoring else None,
+    }
+
+
+def _obot_keycloak_settings(config: ClusterConfig, base_url: str) -> dict[str, str]:
+    """What Obot's Keycloak auth provider is configured with, but its client secret. The provider
+    appends /realms/<realm> to the base URL itself; Obot adds the cookie secret and drops empty
+    values (no group or role restriction)."""
+    return {
+        "OBOT_KEYCLOAK_AUTH_PROVIDER_URL": base_url,
+        "OBOT_KEYCLOAK_AUTH_PROVIDER_REALM": config.keycloak_realm,
+        "OBOT_KEYCLOAK_AUTH_PROVIDER_CLIENT_ID": config.obot_keycloak_client_id,
+        "OBOT_AUTH_PROVIDER_EMAIL_DOMAINS": config.obot_allowed_email_domains,
+        "OBOT_KEYCLOAK_AUTH_PROVIDER_ALLOWED_GROUPS": config.obot_keycloak_allowed_groups or "",
+        "OBOT_KEYCLOAK_AUTH_PROVIDER_ALLOWED_ROLES": config.obot_keycloak_allowed_roles or "",
     }
 
 
