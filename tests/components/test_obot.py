@@ -138,10 +138,16 @@ def test_switched_off_every_obot_file_is_pruned(all_on):
     assert "obot-audit-logs" not in left.get("kubernetes/apps/storage/rustfs/setup/job.yaml", b"").decode()
 
 
-def test_obot_alone_validates(tmp_path):
+S3_WORKSPACE = {**RUSTFS, "obot_workspace_provider": "s3", "obot_replicas": 2, "obot_workspace_s3_access_key": "ws-access",
+                "obot_workspace_s3_secret_key": "ws-secret-key", "obot_audit_s3_access_key": "ws-access",
+                "obot_audit_s3_secret_key": "ws-secret-key", **NETWORK_POLICIES}
+
+
+@pytest.mark.parametrize("settings", [OBOT, {**OBOT, **S3_WORKSPACE}], ids=["alone", "s3-workspace"])
+def test_obot_alone_validates(tmp_path, settings):
     """Obot needs nothing of LiteLLM or Langfuse: CloudNativePG is its only prerequisite."""
     project = initialized_copy(tmp_path / "repo")
-    result = configure(project, OBOT)
+    result = configure(project, settings)
     assert result.returncode == 0, result.stdout + result.stderr
     report = validate(project)
     assert report.ok, "\n".join(str(issue) for issue in report.errors)
@@ -149,6 +155,7 @@ def test_obot_alone_validates(tmp_path):
     assert OBOT_DIR + "sso/job.yaml" not in files and OBOT_DIR + "app/servicemonitor.yaml" not in files
     assert documents(files, "kubernetes/apps/ai-system/kustomization.yaml")[0]["resources"] == [
         "./namespace.yaml", "./obot/ks.yaml"]
+    assert "ws-secret-key" not in files[HR].decode()
 
 
 @pytest.mark.skipif(not LITELLM_TEMPLATES.exists(), reason="LiteLLM is rendered by issue 17 part A (not merged yet)")
