@@ -317,7 +317,7 @@ def test_database_is_the_shared_macro_with_pgvector(render):
 
 @pytest.mark.parametrize("provider", ["directory", "s3"])
 def test_workspace_provider(render, provider):
-    settings = {**OBOT, "obot_workspace_provider": provider, "storage_class": "fast"}
+    settings = {**OBOT, **RUSTFS, "obot_workspace_provider": provider, "storage_class": "fast"}
     if provider == "s3":
         settings.update(obot_workspace_s3_access_key="ws-access", obot_workspace_s3_secret_key="ws-secret",
                         obot_replicas=3)
@@ -404,6 +404,13 @@ def test_workspace_and_audit_logs_share_one_key_pair():
                         "obot_audit_s3_secret_key": "ws"}) == []
     issues = rule_issues({**OBOT, **OBOT_AUDIT, **workspace})
     assert [key for key, _ in issues] == ["obot_audit_s3_access_key"]
+
+
+def test_s3_workspace_on_rustfs_needs_rustfs():
+    workspace = {"obot_workspace_provider": "s3", "obot_workspace_s3_access_key": "wa", "obot_workspace_s3_secret_key": "ws"}
+    assert [key for key, _ in rule_issues({**OBOT, **workspace})] == ["obot_s3_endpoint"]
+    assert rule_issues({**OBOT, **workspace, "obot_s3_endpoint": "https://s3.example.com"}) == []
+    assert rule_issues({**OBOT, **RUSTFS, **workspace}) == []
 
 
 @pytest.mark.parametrize("settings, key", [

@@ -558,11 +558,12 @@ CASES = {
     **{f"obot {key}": (OBOT, without(OBOT, key), key, "is required when obot_enabled is true")
        for key in ("obot_db_password", "obot_bootstrap_token", "obot_encryption_key")},
     "obot s3 workspace keys": (
-        {**OBOT, "obot_workspace_provider": "s3", "obot_workspace_s3_access_key": "a", "obot_workspace_s3_secret_key": "s"},
-        {**OBOT, "obot_workspace_provider": "s3"},
+        {**OBOT, **RUSTFS, "obot_workspace_provider": "s3", "obot_workspace_s3_access_key": "a",
+         "obot_workspace_s3_secret_key": "s"},
+        {**OBOT, **RUSTFS, "obot_workspace_provider": "s3"},
         "obot_workspace_s3_access_key", "is required when obot_workspace_provider is s3"),
     "obot replicas need s3 workspace": (
-        {**OBOT, "obot_replicas": 3, "obot_workspace_provider": "s3", "obot_workspace_s3_access_key": "a",
+        {**OBOT, **RUSTFS, "obot_replicas": 3, "obot_workspace_provider": "s3", "obot_workspace_s3_access_key": "a",
          "obot_workspace_s3_secret_key": "s"},
         {**OBOT, "obot_replicas": 3}, "obot_replicas", "requires obot_workspace_provider: s3"),
     "obot backup needs rustfs": ({**OBOT, **RUSTFS, **BARMAN, "obot_s3_access_key": "a", "obot_s3_secret_key": "s"},

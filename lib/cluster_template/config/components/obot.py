@@ -190,6 +190,9 @@ def obot_runtime_settings(config, nodes):
             != (config.obot_audit_s3_access_key, config.obot_audit_s3_secret_key)):
         yield ("obot_audit_s3_access_key", "must equal obot_workspace_s3_access_key/obot_workspace_s3_secret_key "
                "with the s3 workspace (Obot reads one pair of AWS credentials for both stores)")
+    if (config.obot_workspace_provider == "s3" and config.rustfs_enabled is not True
+            and config.obot_s3_endpoint == ObotSettings.model_fields["obot_s3_endpoint"].default):
+        yield "obot_s3_endpoint", "is RustFS's address, which requires rustfs_enabled: true (or name another S3 service)"
     for request, limit, largest in MCP_LIMIT_ORDER.values():
         values = [getattr(config, key) for key in (request, limit, largest)]
         if quantity(values[0]) > quantity(values[1]):
