@@ -41,7 +41,7 @@ LL_LANGFUSE = {"litellm_langfuse_enabled": True, "litellm_langfuse_public_key": 
 DF_BACKUP = {"dragonfly_backup_enabled": True, "dragonfly_s3_access_key": "a", "dragonfly_s3_secret_key": "s"}
 LF_S3 = {"langfuse_s3_access_key": "lfa", "langfuse_s3_secret_key": "lfs"}
 LF_BACKUP_KEYS = {"langfuse_backup_s3_access_key": "ba", "langfuse_backup_s3_secret_key": "bs"}
-OBOT_KC = {"obot_keycloak_enabled": True, "obot_keycloak_client_secret": "s", "obot_keycloak_cookie_secret": "c" * 32}
+OBOT_KC = {"obot_keycloak_enabled": True, "obot_keycloak_client_secret": "s"}
 
 RULES = {
     # Talos backup
@@ -311,14 +311,15 @@ OFF = {
     "obot_enabled": False, "obot_hostname": None, "obot_keycloak_enabled": False, "obot_keycloak_base_url": None,
     "obot_keycloak_issuer_url": None, "obot_keycloak_realm": None, "obot_backup_enabled": False,
     "obot_audit_logs_enabled": False, "obot_monitoring_enabled": False, "obot_tracing_enabled": False,
-    "obot_litellm_enabled": False,
+    "obot_litellm_enabled": False, "obot_database_dsn": None, "obot_metrics_token": None,
+    "obot_keycloak_settings": None,
     "google_idp_enabled": False, "github_idp_enabled": False, "microsoft_idp_enabled": False,
     # The data layer (issue 15): values the templates read.
     "rustfs_s3_url": None, "rustfs_buckets": [], "cnpg_barman_plugin_chart_version": "0.4.0",
     "dragonfly_acl_users": [], "dragonfly_client_namespaces": [], "cnpg_databases": {},
     "backup_buckets": {"cnpg": "cnpg-backups", "keycloak": "keycloak-backups", "dragonfly": "dragonfly-backups",
                        "litellm": "litellm-backups", "langfuse": "langfuse-postgres-backups",
-                       "obot": "obot-postgres-backups"},
+                       "obot": "obot-postgres-backups", "obot-audit": "obot-audit-logs"},
 }
 
 

@@ -61,6 +61,8 @@ _KEYS: dict[str, str] = {
                                       "configure guardrails in the LiteLLM admin UI",
     "dragonfly_mcpgateway_password": _NOT_RENDERED.format(what="MCP Context Forge") + ", the only user of "
                                      "this Dragonfly ACL password (remove the key)",
+    "obot_keycloak_cookie_secret": "Obot generates the cookie secret of its Keycloak sign-in itself when the "
+                                   "provider is configured (its API replaces any given one); remove the key",
     "oidc_redirect_url": "the gateway's browser sign-in derives its redirect URL; not configurable yet",
     "oidc_cookie_domain": "the gateway's browser sign-in cookie settings are not configurable yet",
     "oidc_cookie_samesite": "the gateway's browser sign-in cookie settings are not configurable yet",

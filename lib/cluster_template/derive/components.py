@@ -11,6 +11,8 @@ tests a derived flag never sees a feature whose dependencies are absent.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -41,6 +43,7 @@ BACKUP_BUCKETS = {
     "litellm": ("litellm_backup_enabled", "litellm-backups"),
     "langfuse": ("langfuse_backup_enabled", "langfuse-postgres-backups"),
     "obot": ("obot_backup_enabled", "obot-postgres-backups"),
+    "obot-audit": ("obot_audit_logs_enabled", "obot-audit-logs"),
 }
 LOKI_BUCKETS = ("loki-chunks", "loki-ruler", "loki-admin")
 
@@ -290,6 +293,7 @@ def derive_obot(config: ClusterConfig, context: Context) -> dict[str, object]:
     keycloak_host = keycloak_endpoints(config)["keycloak_hostname"]
     # Unset means "use LiteLLM whenever it is deployed" (SEED: default true when litellm_enabled).
     wants_litellm = True if config.obot_litellm_enabled is None else config.obot_litellm_enabled
+    monitoring = _all(enabled, config.monitoring_enabled, config.obot_monitoring_enabled)
     return {
         "obot_enabled": enabled,
         "obot_hostname": _hostname(config, config.obot_subdomain) if enabled else None,
@@ -300,10 +304,41 @@ def derive_obot(config: ClusterConfig, context: Context) -> dict[str, object]:
         "obot_keycloak_realm": config.keycloak_realm if keycloak_sso else None,
         "obot_backup_enabled": _all(enabled, config.rustfs_enabled, _keys_set(config, OBOT_S3_KEYS)),
         "obot_audit_logs_enabled": _all(enabled, config.rustfs_enabled, _keys_set(config, AUDIT_S3_KEYS)),
-        "obot_monitoring_enabled": _all(enabled, config.monitoring_enabled, config.obot_monitoring_enabled),
+        "obot_monitoring_enabled": monitoring,
         "obot_tracing_enabled": _all(enabled, config.tracing_enabled, config.obot_tracing_enabled),
         "obot_litellm_enabled": _all(enabled, config.litellm_enabled, wants_litellm),
+        "obot_keycloak_settings": _obot_keycloak_settings(config, f"https://{keycloak_host}") if keycloak_sso else None,
+        "obot_database_dsn": _obot_dsn(config) if enabled else None,
+        "obot_metrics_token": _obot_metrics_token(config) if monitoring else None,
     }
+
+
+def _obot_keycloak_settings(config: ClusterConfig, base_url: str) -> dict[str, str]:
+    """What Obot's Keycloak auth provider is configured with, but its client secret. The provider
+    appends /realms/<realm> to the base URL itself; Obot adds the cookie secret and drops empty
+    values (no group or role restriction)."""
+    return {
+        "OBOT_KEYCLOAK_AUTH_PROVIDER_URL": base_url,
+        "OBOT_KEYCLOAK_AUTH_PROVIDER_REALM": config.keycloak_realm,
+        "OBOT_KEYCLOAK_AUTH_PROVIDER_CLIENT_ID": config.obot_keycloak_client_id,
+        "OBOT_AUTH_PROVIDER_EMAIL_DOMAINS": config.obot_allowed_email_domains,
+        "OBOT_KEYCLOAK_AUTH_PROVIDER_ALLOWED_GROUPS": config.obot_keycloak_allowed_groups or "",
+        "OBOT_KEYCLOAK_AUTH_PROVIDER_ALLOWED_ROLES": config.obot_keycloak_allowed_roles or "",
+    }
+
+
+def _obot_dsn(config: ClusterConfig) -> str:
+    """Obot's database URL (user, password and database have URL-safe patterns). Only a postgres://
+    DSN makes Obot hand the database to its auth provider for sessions (too large for a cookie with
+    Keycloak's group and role claims)."""
+    return (f"postgres://{config.obot_postgres_user}:{config.obot_db_password}"
+            f"@obot-postgres-rw.ai-system.svc.cluster.local:5432/{config.obot_postgres_db}?sslmode=require")
+
+
+def _obot_metrics_token(config: ClusterConfig) -> str:
+    """The bearer token Prometheus scrapes Obot's metrics with (with sign-in on, /debug/metrics answers
+    only to it). Derived from the encryption key, so it needs no key of its own."""
+    return hmac.new(str(config.obot_encryption_key).encode(), b"obot-metrics", hashlib.sha256).hexdigest()
 
 
 def _database(config: ClusterConfig, context: Context, name: str, namespace: str, database: str, owner: str,
