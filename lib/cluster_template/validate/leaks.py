@@ -6,7 +6,8 @@ anything is written. Anywhere else (a ConfigMap, an annotation, a HelmRelease's 
 be committed to Git in clear. The value is looked for as written, line by line for multi-line
 values (a key pasted into a block scalar is re-indented), and base64-encoded at each of the three
 byte alignments, so a value encoded alone or inside a longer encoded blob (`user:password` in a
-Secret's `data` or a ConfigMap) is found too.
+Secret's `data` or a ConfigMap) is found too, also when the encoding is wrapped over several lines
+(`base64` and PEM wrap at 76 and 64 columns; YAML folds long scalars).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from .yamldocs import YamlSyntaxError, load_documents
 MIN_LEAK_LENGTH = 8
 SOPS_MARK = ".sops."
 _SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$")
+_BASE64_LINE = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
+_BASE64_TAIL = re.compile(r"[A-Za-z0-9+/_-]+={0,2}$")
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ def find_leaks(files: Mapping[str, bytes | str], secrets: Iterable[str]) -> list
     patterns = needles(secrets)
     if not patterns:
         return []
+    encoded = [needle for needle in patterns if needle.form != "as written"]
     issues: list[ValidationIssue] = []
     for rel in sorted(files):
         if is_sops_file(rel):
@@ -90,8 +94,10 @@ def find_leaks(files: Mapping[str, bytes | str], secrets: Iterable[str]) -> list
         data = files[rel]
         text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
         for document in _documents(text):
-            for number, line in document.lines:
-                needle = next((n for n in patterns if n.found_in(line)), None)
+            found = ((number, next((n for n in patterns if n.found_in(line)), None)) for number, line in document.lines)
+            joined = ((number, next((n for n in encoded if n.found_in(line)), None))
+                      for number, line in _wrapped(document.lines))
+            for number, needle in (*found, *joined):
                 if needle is None:
                     continue
                 issues.append(ValidationIssue(
@@ -101,6 +107,24 @@ def find_leaks(files: Mapping[str, bytes | str], secrets: Iterable[str]) -> list
                     f"substituteFrom) instead"))
                 break
     return issues
+
+
+def _wrapped(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Base64 text wrapped over lines, joined: (first line number, the joined text) for each run of a
+    line ending in base64 characters followed by lines of nothing else. Only encoded needles can
+    match there (a joined run has no token boundaries)."""
+    runs: list[tuple[int, str]] = []
+    start, parts = 0, []
+    for number, line in [*lines, (0, "")]:
+        content = line.strip()
+        if parts and _BASE64_LINE.match(content) and not parts[-1].endswith("="):
+            parts.append(content)
+            continue
+        if len(parts) > 1:
+            runs.append((start, "".join(parts)))
+        tail = _BASE64_TAIL.search(content)
+        start, parts = number, [tail.group(0)] if tail else []
+    return runs
 
 
 @dataclass
