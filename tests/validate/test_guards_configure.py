@@ -1,0 +1,186 @@
+"""The guards through `inv configure`: a defect planted in a copy of the templates is refused with a
+message naming the file and the cause, and nothing is written (the outputs of the previous run stay
+byte for byte). Credentials appear neither in that message, nor in a `--dry` plan, nor in the
+event log."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.components.test_platform import RUSTFS, cluster_yaml, initialized_copy
+from tests.conftest import Project
+
+pytestmark = pytest.mark.slow
+
+TEMPLATES = "templates/config"
+ECHO_APP = f"{TEMPLATES}/kubernetes/apps/default/echo/app"
+DEFAULT_LIST = f"{TEMPLATES}/kubernetes/apps/default/kustomization.yaml.j2"
+CLOUDFLARE_TOKEN = "replace-me-with-your-cloudflare-api-token"  # the sample's, a secret key
+TUNNEL_SECRET = "ZGVtby10dW5uZWwtc2VjcmV0LW5vdC1mb3ItcHJvZHVjdGlvbg=="  # the sample tunnel file's
+
+
+def replace(project: Project, rel: str, old: str, new: str) -> None:
+    path = project.root / rel
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {rel}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def add_to_echo(project: Project, name: str, text: str) -> None:
+    """A new template in the echo app, listed in its kustomization."""
+    project.write(f"{ECHO_APP}/{name}.j2", text)
+    replace(project, f"{ECHO_APP}/kustomization.yaml.j2", "  - ./helmrelease.yaml\n",
+            f"  - ./helmrelease.yaml\n  - ./{name}\n")
+
+
+def configmap(line: str) -> str:
+    return f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: echo-settings\ndata:\n{line}\n"
+
+
+def job(image: str) -> str:
+    return (f"---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: echo-check\nspec:\n  template:\n"
+            f"    spec:\n      restartPolicy: Never\n      containers:\n        - name: check\n"
+            f"          image: {image}\n")
+
+
+ORPHAN_KS = """---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: orphan
+spec:
+  interval: 1h
+  path: ./kubernetes/apps/default/orphan/app
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+    namespace: flux-system
+  targetNamespace: default
+"""
+
+
+def plant_orphan_folder(project: Project) -> None:
+    """The seed's network-policy mistake: a Kustomization and its folder that no list names."""
+    base = f"{TEMPLATES}/kubernetes/apps/default/orphan"
+    project.write(f"{base}/ks.yaml.j2", ORPHAN_KS)
+    project.write(f"{base}/app/kustomization.yaml.j2", "---\napiVersion: kustomize.config.k8s.io/v1beta1\n"
+                                                       "kind: Kustomization\nresources:\n  - ./configmap.yaml\n")
+    project.write(f"{base}/app/configmap.yaml.j2", configmap("  a: b").replace("echo-settings", "orphan"))
+
+
+@dataclass(frozen=True)
+class Defect:
+    plant: object  # (project) -> None
+    file: str      # the rendered file the message must name
+    causes: tuple[str, ...]
+    settings: tuple[tuple[str, object], ...] = ()
+
+
+DEFECTS = {
+    "secret in a ConfigMap": Defect(
+        lambda p: add_to_echo(p, "configmap.yaml", configmap("  token: #{ cloudflare_token | yaml_quote }#")),
+        "kubernetes/apps/default/echo/app/configmap.yaml",
+        ("ConfigMap echo-settings", "line 7", "a credential from the configuration (as written)",
+         "sops does not encrypt")),
+    "base64 of a secret in a ConfigMap": Defect(
+        lambda p: add_to_echo(p, "configmap.yaml", configmap(
+            "  auth: #{ ('user:' ~ cloudflare_token) | b64encode }#")),
+        "kubernetes/apps/default/echo/app/configmap.yaml", ("(base64-encoded)", "sops does not encrypt")),
+    "the tunnel's raw TunnelSecret": Defect(
+        # As a template that copied cloudflare-tunnel.json into a ConfigMap would have it.
+        lambda p: add_to_echo(p, "configmap.yaml", configmap(f"  credentials.json: '{{\"TunnelSecret\": \"{TUNNEL_SECRET}\"}}'")),
+        "kubernetes/apps/default/echo/app/configmap.yaml", ("(as written)", "sops does not encrypt")),
+    "OCIRepository at latest": Defect(
+        lambda p: replace(p, f"{TEMPLATES}/kubernetes/apps/network/envoy-gateway/app/ocirepository.yaml.j2",
+                          "tag: 1.9.0", "tag: latest"),
+        "kubernetes/apps/network/envoy-gateway/app/ocirepository.yaml",
+        ("OCIRepository network/envoy-gateway", "spec.ref.tag", "'latest' is not an exact version")),
+    "HelmRelease chart at *": Defect(
+        lambda p: replace(p, f"{TEMPLATES}/kubernetes/apps/storage/rustfs/app/helmrelease.yaml.j2",
+                          "version: 1.0.0-rc.3", 'version: "*"'),
+        "kubernetes/apps/storage/rustfs/app/helmrelease.yaml",
+        ("HelmRelease storage/rustfs", "spec.chart.spec.version", "chart 'rustfs' '*' is not an exact version"),
+        tuple(RUSTFS.items())),
+    "image without a tag": Defect(
+        lambda p: add_to_echo(p, "job.yaml", job("ghcr.io/example/check")),
+        "kubernetes/apps/default/echo/app/job.yaml",
+        ("Job default/echo-check", "spec.template.spec.containers[0].image",
+         "image 'ghcr.io/example/check' has no tag")),
+    "a Kustomization folder nothing references": Defect(
+        plant_orphan_folder, "kubernetes/apps/default/orphan/ks.yaml", ("dead file: Flux never applies it",)),
+    "${UNDEFINED} in a post-build document": Defect(
+        lambda p: add_to_echo(p, "configmap.yaml", configmap('  greeting: "hello ${UNDEFINED_GREETING}"')),
+        "kubernetes/apps/default/echo/app/configmap.yaml", ("UNDEFINED_GREETING",)),
+}
+
+
+def outputs_of(project: Project) -> dict[str, bytes]:
+    return {path: data for path, data in project.snapshot().items() if not path.startswith(".inv/")}
+
+
+@pytest.fixture
+def configured(tmp_path: Path):
+    """A copy configured once (the outputs a refused run must leave alone) with an event log."""
+    def make(settings: dict[str, object]) -> Project:
+        project = initialized_copy(tmp_path / "repo")
+        project.write("cluster.yaml", cluster_yaml(project, settings))
+        result = project.inv("configure", "--yes")
+        assert result.returncode == 0, result.stdout + result.stderr
+        return project
+    return make
+
+
+def secret_forms(*values: str) -> list[str]:
+    return [form for value in values for form in (value, base64.b64encode(value.encode()).decode())]
+
+
+@pytest.mark.parametrize("name", sorted(DEFECTS))
+def test_a_planted_defect_is_refused_and_nothing_is_written(configured, tmp_path, name):
+    defect = DEFECTS[name]
+    project = configured(dict(defect.settings))
+    before = outputs_of(project)
+    defect.plant(project)
+    log = tmp_path / "events.jsonl"
+    result = project.inv("configure", "--yes", env={"CLUSTER_TEMPLATE_EVENT_LOG": str(log)})
+    message = result.stdout + result.stderr
+    assert result.returncode != 0, message
+    assert "Traceback" not in message and "nothing was changed" in message
+    lines = [line for line in message.splitlines() if defect.file in line]
+    assert lines, message
+    for cause in defect.causes:
+        assert any(cause in line for line in lines), (cause, message)
+    assert outputs_of(project) == before
+    logged = log.read_text() if log.exists() else ""
+    for form in secret_forms(CLOUDFLARE_TOKEN, TUNNEL_SECRET):
+        assert form not in message and form not in logged
+
+
+def test_the_dry_plan_and_the_event_log_hold_no_credential(tmp_path):
+    """`inv --dry configure` lists the plan; the plaintext it rendered (every secret of the sample and of
+    the components on) is never in it, nor in the event log, in clear or base64."""
+    project = initialized_copy(tmp_path / "repo")
+    settings = {**RUSTFS, "monitoring_enabled": True, "grafana_admin_password": "grafana-admin-pass"}
+    project.write("cluster.yaml", cluster_yaml(project, settings))
+    log = tmp_path / "events.jsonl"
+    env = {"CLUSTER_TEMPLATE_EVENT_LOG": str(log)}
+    dry = project.inv("--dry", "configure", env=env)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    plan = dry.stdout + dry.stderr
+    assert "would create: kubernetes/apps/storage/rustfs/app/secret.sops.yaml" in plan
+    assert not (project.root / "kubernetes").exists()
+    live = project.inv("configure", "--yes", env=env)
+    assert live.returncode == 0, live.stdout + live.stderr
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(event.get("dry") for event in events) and any(not event.get("dry") for event in events)
+    local = (project.root / "github-push-token.txt").read_text().strip()
+    age = next(line for line in (project.root / "age.key").read_text().splitlines() if line.startswith("AGE-"))
+    cluster_secrets = [CLOUDFLARE_TOKEN, TUNNEL_SECRET, RUSTFS["rustfs_secret_key"], "grafana-admin-pass", local, age]
+    everything = plan + live.stdout + live.stderr + log.read_text()
+    for form in secret_forms(*cluster_secrets):
+        assert form not in everything, form
