@@ -184,3 +184,65 @@ def test_the_dry_plan_and_the_event_log_hold_no_credential(tmp_path):
     everything = plan + live.stdout + live.stderr + log.read_text()
     for form in secret_forms(*cluster_secrets):
         assert form not in everything, form
+
+
+# -- the substitution escape, end to end ------------------------------------------------------------
+
+DASHBOARD = '''---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: echo-dashboard
+  labels:
+    grafana_dashboard: "1"
+data:
+  echo.json: |
+    {"title": "Echo", "templating": {"list": [{"name": "pod", "query": "label_values(up, $${LABEL})"}]},
+     "panels": [{"targets": [{"expr": "rate(http_requests_total{pod=\\"$${pod}\\"}[5m])"}]}]}
+'''
+SCRIPT = '''---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: echo-scripts
+data:
+  backup.sh: |
+    #!/bin/sh
+    set -eu
+    target="$${BACKUP_DIR:-/tmp}/$${HOSTNAME}.tar"
+    echo "host ${SECRET_DOMAIN}: writing $target"
+'''
+
+
+def test_escaped_variables_pass_validation_and_reach_the_cluster_literally(tmp_path):
+    """`$${VAR}` in a dashboard and in a script: configure accepts it, and after Flux's post-build
+    substitution (as the validator models it, with the variables the echo Kustomization gets) the
+    ConfigMaps hold `${VAR}`, while a real variable next to them is still substituted."""
+    import subprocess
+
+    from cluster_template.validate.substitution import Variables, substitute, variables_from_object
+    from cluster_template.validate.yamldocs import load_documents as load_all
+
+    project = initialized_copy(tmp_path / "repo")
+    add_to_echo(project, "dashboard.yaml", DASHBOARD)
+    add_to_echo(project, "scripts.yaml", SCRIPT)
+    result = project.inv("configure", "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "$${HOSTNAME}" in (project.root / "kubernetes/apps/default/echo/app/scripts.yaml").read_text()
+
+    built = subprocess.run(["kubectl", "kustomize", str(project.root / "kubernetes/apps/default/echo/app")],
+                           capture_output=True, text=True, check=True).stdout
+    # cluster-secrets is what the root Kustomization's patch substitutes from; encrypted, its values
+    # are unknown here, and SECRET_DOMAIN stands in for the real one.
+    secrets = load_all((project.root / "kubernetes/components/sops/cluster-secrets.sops.yaml").read_text())[0]
+    variables = variables_from_object(secrets)
+    assert "SECRET_DOMAIN" in variables.opaque
+    variables.update(Variables({"SECRET_DOMAIN": "example.com"}))
+    substituted = substitute(built, variables)
+    assert substituted.undefined == [] and substituted.unsupported == []
+    objects = {doc["metadata"]["name"]: doc for doc in load_all(substituted.text) if doc}
+    script = objects["echo-scripts"]["data"]["backup.sh"]
+    assert 'target="${BACKUP_DIR:-/tmp}/${HOSTNAME}.tar"' in script and "$$" not in script
+    assert "echo \"host example.com: writing $target\"" in script
+    dashboard = objects["echo-dashboard"]["data"]["echo.json"]
+    assert "label_values(up, ${LABEL})" in dashboard and 'pod=\\"${pod}\\"' in dashboard and "$$" not in dashboard
