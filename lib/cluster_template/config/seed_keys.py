@@ -56,12 +56,6 @@ _KEYS: dict[str, str] = {
     "langfuse_chart_version": "chart versions are pinned by the templates, not by cluster.yaml; remove the key",
     "dragonfly_mcpgateway_password": _NOT_RENDERED.format(what="MCP Context Forge") + ", the only user of "
                                      "this Dragonfly ACL password (remove the key)",
-    "oidc_redirect_url": "the gateway's browser sign-in derives its redirect URL; not configurable yet",
-    "oidc_cookie_domain": "the gateway's browser sign-in cookie settings are not configurable yet",
-    "oidc_cookie_samesite": "the gateway's browser sign-in cookie settings are not configurable yet",
-    "oidc_refresh_token": "the gateway's browser sign-in token refresh is not configurable yet",
-    "oidc_logout_path": "the gateway's browser sign-in logout path is not configurable yet",
-    "oidc_scopes": "the gateway's browser sign-in scopes are not configurable yet",
     "oidc_additional_claims": "forwarding JWT claims as headers is not rendered yet; remove the key",
 }
 
