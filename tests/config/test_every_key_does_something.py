@@ -4,9 +4,11 @@ task's code reads it).
 
 The sample configuration is the base. For each key the test picks a value away from the default
 (`VALUES`, else one derived from the field's type), and the settings it needs: the first of the
-prerequisite bundles (`BUNDLES`, in order; keys with unusual needs in `PREREQUISITES`) with which both
-the configuration without the key and the one with it are valid. Both are rendered in-process (the
-plaintext render, no encryption or validation) and must differ.
+prerequisite bundles of its settings group (`BUNDLES`; keys with other needs in `PREREQUISITES`) with
+which both the configuration without the key and the one with it are valid. Both are rendered
+in-process (the plaintext render, no encryption or validation) and must differ for one of them. The
+templates include the fixture app of the database macro (tests/components/fixtures/database-app),
+standing in for the applications whose databases the macro renders.
 
 The application components being built in other issues are exempted by name (`EXEMPT_PREFIXES`,
 `EXEMPT_KEYS`); the test prints the list, and it shrinks to nothing as they land.
@@ -18,7 +20,6 @@ import shutil
 import types
 import typing
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,11 @@ from cluster_template.config.components import COMPONENT_GROUPS
 from cluster_template.config.core import CoreSettings
 from cluster_template.config.load import Config
 from cluster_template.config.model import ClusterConfig, NodesConfig
-from cluster_template.config.types import is_secret_field
+from cluster_template.config.types import is_secret_field, reading_task
 from cluster_template.derive import derive
 from cluster_template.inputs import read_local_inputs
 from cluster_template.render import make_environment, render_templates
+from tests.components.test_data_layer import install_database_fixture
 from tests.conftest import REPO, copy_project
 
 pytestmark = pytest.mark.slow
@@ -91,6 +93,10 @@ PREREQUISITES: dict[str, dict[str, Any]] = {
     "cilium_bgp_hold_time": BGP, "cilium_bgp_keepalive_time": BGP, "cilium_bgp_graceful_restart": BGP,
     "cilium_bgp_graceful_restart_time": {**BGP, "cilium_bgp_graceful_restart": True},
     "unifi_site": UNIFI,
+    # The database macro's settings show in the fixture app's database (the applications' stand-in).
+    "cnpg_storage_class": CNPG, "cnpg_pgvector_enabled": CNPG,
+    "cnpg_pgvector_image": {**CNPG, "cnpg_pgvector_enabled": True},
+    "cnpg_pgvector_version": {**CNPG, "cnpg_pgvector_enabled": True},
     "proxmox_vlan_mode": {**PROXMOX, "node_vlan_tag": 20},
     "proxmox_ssh_key_file": {**PROXMOX, "proxmox_ssh_host": "pve.example.com"},
     "proxmox_ssh_host_key": {**PROXMOX, "proxmox_ssh_host": "pve.example.com"},
@@ -102,7 +108,7 @@ VALUES: dict[str, Any] = {
     "node_default_gateway": "192.168.1.254", "node_vlan_tag": 20,
     "cluster_pod_cidr": "10.52.0.0/16", "cluster_svc_cidr": "10.53.0.0/16",
     "cluster_api_tls_sans": ["api.example.com"],
-    "cilium_lb_pool_cidr": "192.168.1.16/28", "cf_account_id": "0123456789abcdef0123456789abcdef",
+    "cilium_lb_pool_cidr": "192.168.1.16/28",
     "cilium_bgp_router_asn": 64600, "cilium_bgp_node_asn": 64601, "cilium_bgp_graceful_restart_time": 240,
     "cilium_bgp_hold_time": 90, "cilium_bgp_keepalive_time": 5,
     "repository_name": "someone/elsewhere", "repository_branch": "production",
@@ -111,7 +117,8 @@ VALUES: dict[str, Any] = {
     "cnpg_postgres_image": "ghcr.io/cloudnative-pg/postgresql:18.0-standard-trixie",
     "cnpg_pgvector_image": "ghcr.io/cloudnative-pg/pgvector:0.8.0-18-trixie", "cnpg_pgvector_version": "0.8.0",
     "cnpg_barman_plugin_version": "0.9.0",
-    "dragonfly_version": "v1.35.0", "dragonfly_operator_version": "1.3.0", "dragonfly_maxmemory": "1gb",
+    "dragonfly_version": "v1.35.0", "dragonfly_operator_version": "1.3.0", "dragonfly_maxmemory": "768mb",
+    "dragonfly_memory_request": "512Mi",
     "dragonfly_s3_endpoint": "s3.example.com:443",
     "oidc_scopes": ["openid", "groups"], "oidc_cookie_domain": "example.com",
     "backup_age_public_key": "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs7lk3m0",
@@ -131,8 +138,7 @@ def exempt(key: str) -> bool:
 
 
 def read_by(key: str) -> str | None:
-    extra = ClusterConfig.model_fields[key].json_schema_extra
-    return extra.get("read_by") if isinstance(extra, dict) else None
+    return reading_task(ClusterConfig.model_fields[key])
 
 
 class Renders:
@@ -168,6 +174,7 @@ class Renders:
 @pytest.fixture(scope="module")
 def renders(tmp_path_factory) -> Renders:
     project = copy_project(tmp_path_factory.mktemp("every-key") / "repo")
+    install_database_fixture(project)
     assert project.inv("init").returncode == 0
     shutil.copy(project.root / "templates/samples/cloudflare-tunnel.sample.json", project.root / "cloudflare-tunnel.json")
     return Renders(project.root)
@@ -203,8 +210,8 @@ def group_of(key: str) -> type:
 
 
 def plans(renders: Renders, key: str) -> Iterator[tuple[Config, Config]]:
-    """(without the key, with it) for each value and prerequisites both are valid with: the key's
-    own entry in PREREQUISITES, else no settings and the bundles of the key's settings group."""
+    """(without the key or at another value, with it) for each value and prerequisites both are valid
+    with: the key's own entry in PREREQUISITES, else no settings and the bundles of its settings group."""
     group = group_of(key)
     bundles = [PREREQUISITES[key]] if key in PREREQUISITES else \
         [bundle for bundle in BUNDLES if not bundle or any(name in group.model_fields for name in bundle)]
@@ -212,9 +219,9 @@ def plans(renders: Renders, key: str) -> Iterator[tuple[Config, Config]]:
         for bundle in bundles:
             base = {name: setting for name, setting in bundle.items() if name != key}
             with_key = renders.config({**base, key: value})
-            # A key of a group that is set together (the Proxmox endpoint, the BGP peer) is compared
-            # with none of the group.
-            without = renders.config(base) or renders.config({})
+            # A key of a group that is set together (the Proxmox endpoint, the BGP peer) cannot be
+            # left out: it is compared with the bundle's own value instead.
+            without = renders.config(base) or (renders.config(bundle) if key in bundle else None)
             if without is not None and with_key is not None and without.cluster != with_key.cluster:
                 yield without, with_key
 
@@ -248,13 +255,12 @@ def test_keys_read_by_a_task_are_read_by_its_code():
         assert f".{key}" in sources or f'"{key}"' in sources, f"{key} is marked read by {read_by(key)} but no task reads it"
 
 
-@cache
-def _keys_with_marker() -> tuple[str, ...]:
-    return tuple(key for key in ClusterConfig.model_fields if read_by(key))
-
-
 def test_the_reference_lists_what_reads_each_task_key():
-    reference = (REPO / "docs/CONFIGURATION.md").read_text()
-    for key in _keys_with_marker():
+    from cluster_template.config.reference import configuration_reference
+
+    reference = configuration_reference()
+    marked = [key for key in ClusterConfig.model_fields if read_by(key)]
+    assert marked
+    for key in marked:
         row = next(line for line in reference.splitlines() if line.startswith(f"| `{key}` |"))
         assert f"read by: {read_by(key)}" in row, row

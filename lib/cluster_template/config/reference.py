@@ -7,7 +7,7 @@ from typing import Any
 
 from .model import ClusterConfig
 from .nodes import Node
-from .types import is_secret_field
+from .types import is_secret_field, reading_task
 
 HEADER = """\
 # Configuration reference
@@ -58,6 +58,8 @@ def _rows(model: type, names: list[str]) -> list[str]:
         description = (info.description or "").replace("|", "\\|")
         if is_secret_field(info):
             description = f"**secret.** {description}"
+        if reading_task(info):
+            description = f"{description} Changes no rendered file; read by: {reading_task(info)}."
         rows.append(f"| `{name}` | {_type(properties[name])} | {_default(info)} | {description} |")
     return rows
 

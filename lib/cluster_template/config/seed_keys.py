@@ -37,6 +37,8 @@ _KEYS: dict[str, str] = {
     "observability_namespace": "the observability components always run in the monitoring namespace; "
                                "remove the key",
     "environment": "it only labelled the seed's OpenTofu state; remove the key",
+    "cf_account_id": "the OpenTofu state is reached through the tfstate Worker at tfstate.<cloudflare_domain>, "
+                     "which needs no account ID; remove the key",
     "external_secrets_enabled": "secrets are sops-encrypted in git; External Secrets is not supported",
     "external_secrets_provider": "secrets are sops-encrypted in git; External Secrets is not supported",
     "onepassword_connect_host": "secrets are sops-encrypted in git; External Secrets is not supported",
