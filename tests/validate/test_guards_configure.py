@@ -246,3 +246,26 @@ def test_escaped_variables_pass_validation_and_reach_the_cluster_literally(tmp_p
     assert "echo \"host example.com: writing $target\"" in script
     dashboard = objects["echo-dashboard"]["data"]["echo.json"]
     assert "label_values(up, ${LABEL})" in dashboard and 'pod=\\"${pod}\\"' in dashboard and "$$" not in dashboard
+
+
+# -- the current render passes every guard -------------------------------------------------------
+
+
+def test_every_platform_component_on_passes_every_guard(tmp_path):
+    """The sample with every platform and data component, both gateway policies and the Proxmox
+    infrastructure on: configure (with all five guards) accepts it."""
+    from tests.components.test_data_layer import ALL_ON
+    from tests.components.test_platform import FULL
+
+    proxmox = {"proxmox_api_url": "https://pve.example.com:8006/api2/json", "proxmox_node": "pve",
+               "proxmox_api_token_id": "root@pam!tofu", "proxmox_api_token_secret": "pve-token-secret",
+               "tfstate_password": "tfstate-pass"}
+    sso = {"oidc_sso_enabled": True, "oidc_client_secret": "gateway-client-secret"}
+    project = initialized_copy(tmp_path / "repo")
+    project.write("cluster.yaml", cluster_yaml(project, {**FULL, **ALL_ON, **sso, **proxmox}))
+    result = project.inv("configure", "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ": no errors" in result.stdout
+    for name in ("securitypolicy-oidc.yaml", "securitypolicy-jwt.yaml"):
+        assert (project.root / "kubernetes/apps/network/envoy-gateway/config" / name).is_file()
+    assert (project.root / "infrastructure/secrets.sops.yaml").is_file()
