@@ -15,9 +15,9 @@ HEADER = """\
 Generated from the model in `lib/cluster_template/config/` by `inv template.schema`; do not edit by hand.
 `cluster.yaml` is one flat mapping of the keys below; `nodes.yaml` holds a `nodes:` list. Keys marked
 **secret** are credentials: they are only ever written encrypted (`*.sops.yaml`) and are redacted from every
-output, log and `--dry` plan. A key with no default is required. Cross-field rules (overlapping networks,
-duplicate addresses, option groups that must be set together, missing prerequisites) are listed after the
-tables; derived variables are described in `docs/TEMPLATES.md` and shown by `inv template.vars`.
+output, log and `--dry` plan. A key "read by" a task changes no rendered file: only that task uses it. A
+key with no default is required. Cross-field rules (overlapping networks, duplicate addresses, option groups
+that must be set together, missing prerequisites) are listed after the tables; derived variables are described in `docs/TEMPLATES.md` and shown by `inv template.vars`.
 """
 
 
