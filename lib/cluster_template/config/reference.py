@@ -17,7 +17,8 @@ Generated from the model in `lib/cluster_template/config/` by `inv template.sche
 **secret** are credentials: they are only ever written encrypted (`*.sops.yaml`) and are redacted from every
 output, log and `--dry` plan. A key "read by" a task changes no rendered file: only that task uses it. A
 key with no default is required. Cross-field rules (overlapping networks, duplicate addresses, option groups
-that must be set together, missing prerequisites) are listed after the tables; derived variables are described in `docs/TEMPLATES.md` and shown by `inv template.vars`.
+that must be set together, missing prerequisites) are listed after the tables; derived variables are
+described in `docs/TEMPLATES.md` and shown by `inv template.vars`.
 """
 
 

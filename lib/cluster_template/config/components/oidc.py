@@ -81,7 +81,7 @@ _SSO_SETTINGS = ("oidc_redirect_url", "oidc_cookie_domain", "oidc_cookie_samesit
 
 @rule
 def oidc_sso_settings_need_sso(config, nodes):
-    """The sign-in settings shape a policy that is only rendered with oidc_sso_enabled."""
+    """oidc sign-in settings need oidc_sso_enabled (they shape a policy only it renders)."""
     if config.oidc_sso_enabled:
         return
     for key in _SSO_SETTINGS:
