@@ -8,7 +8,7 @@ import base64
 
 import pytest
 
-from cluster_template.validate.leaks import find_leaks, is_sops_file, needles
+from cluster_template.validate.leaks import find_leaks, needles
 from cluster_template.validate.pins import helmfile_problems, image_problem, object_problems, version_problem
 
 from .test_validate_tree import ECHO_APP, only
@@ -40,10 +40,13 @@ def test_the_second_document_of_a_file_is_named():
     assert (issue.index, issue.name) == (1, "other")
 
 
-def test_sops_files_may_hold_credentials():
-    assert is_sops_file("kubernetes/apps/x/secret.sops.yaml") and is_sops_file(".sops.yaml")
-    assert not is_sops_file("kubernetes/apps/x.sops/secret.yaml")
-    assert find_leaks({"kubernetes/secret.sops.yaml": f"stringData:\n  token: {SECRET}\n"}, [SECRET]) == []
+def test_sops_files_may_hold_credentials_but_not_the_sops_rules_file():
+    text = f"stringData:\n  token: {SECRET}\n"
+    assert find_leaks({"kubernetes/secret.sops.yaml": text, "talos/talsecret.sops.yaml": text}, [SECRET]) == []
+    # .sops.yaml holds the encryption rules and is written in clear; a folder named *.sops is no file.
+    leaks = find_leaks({".sops.yaml": f"creation_rules:\n  - age: {SECRET}\n",
+                        "kubernetes/apps/x.sops/secret.yaml": text}, [SECRET])
+    assert [issue.file for issue in leaks] == [".sops.yaml", "kubernetes/apps/x.sops/secret.yaml"]
 
 
 @pytest.mark.parametrize("prefix", ["", "u:", "us:", "user:"])

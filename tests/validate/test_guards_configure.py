@@ -126,7 +126,7 @@ def outputs_of(project: Project) -> dict[str, bytes]:
 
 @pytest.fixture
 def configured(tmp_path: Path):
-    """A copy configured once (the outputs a refused run must leave alone) with an event log."""
+    """A copy configured once: the outputs a refused run must leave alone."""
     def make(settings: dict[str, object]) -> Project:
         project = initialized_copy(tmp_path / "repo")
         project.write("cluster.yaml", cluster_yaml(project, settings))

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..secrets import is_secret_path
 from .issues import ValidationIssue
 from .yamldocs import YamlSyntaxError, load_documents
 
@@ -25,7 +26,6 @@ from .yamldocs import YamlSyntaxError, load_documents
 # by chance, so every match would be noise. Eight characters is below any generated credential
 # (init writes 32+), and a credential shorter than that is guessable whether it leaks or not.
 MIN_LEAK_LENGTH = 8
-SOPS_MARK = ".sops."
 _SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$")
 _BASE64_LINE = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
 _BASE64_TAIL = re.compile(r"[A-Za-z0-9+/_-]+={0,2}$")
@@ -44,10 +44,6 @@ class Needle:
         # A value as written counts only as a whole token: the test value "backup-secret" is not
         # leaked by the name "talos-backup-secrets". Encoded forms sit inside longer base64 text.
         return re.search(rf"(?<![A-Za-z0-9]){re.escape(self.text)}(?![A-Za-z0-9])", line) is not None
-
-
-def is_sops_file(rel: str) -> bool:
-    return SOPS_MARK in rel.rsplit("/", 1)[-1]
 
 
 def needles(secrets: Iterable[str]) -> list[Needle]:
@@ -89,7 +85,7 @@ def find_leaks(files: Mapping[str, bytes | str], secrets: Iterable[str]) -> list
     encoded = [needle for needle in patterns if needle.form != "as written"]
     issues: list[ValidationIssue] = []
     for rel in sorted(files):
-        if is_sops_file(rel):
+        if is_secret_path(rel):  # encrypted before it is written; the rules file .sops.yaml is not
             continue
         data = files[rel]
         text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
