@@ -36,17 +36,19 @@ from cluster_template.config.types import is_secret_field, reading_task
 from cluster_template.derive import derive
 from cluster_template.inputs import read_local_inputs
 from cluster_template.render import make_environment, render_templates
+from tests.components import test_langfuse as langfuse
+from tests.components import test_litellm as litellm
 from tests.components.test_data_layer import install_database_fixture
 from tests.conftest import REPO, copy_project
 
 pytestmark = pytest.mark.slow
 
-# The application components of the issues in progress (Keycloak with its identity providers,
-# LiteLLM with its Azure models, Langfuse, Obot, Grafana's sign-in through Keycloak) and the cache
-# passwords only they use. Remove an entry when its component renders.
-EXEMPT_PREFIXES = ("keycloak_", "google_", "github_", "microsoft_", "litellm_", "azure_", "langfuse_", "obot_",
+# The application components of the issues in progress (Keycloak with its identity providers, Obot,
+# Grafana's sign-in through Keycloak) and the cache password only Keycloak uses. Remove an entry when
+# its component renders.
+EXEMPT_PREFIXES = ("keycloak_", "google_", "github_", "microsoft_", "obot_",
                    "grafana_oidc_")
-EXEMPT_KEYS = ("dragonfly_keycloak_password", "dragonfly_litellm_password", "dragonfly_langfuse_password")
+EXEMPT_KEYS = ("dragonfly_keycloak_password",)
 
 MONITORING = {"monitoring_enabled": True, "grafana_admin_password": "grafana-admin-pass"}
 RUSTFS = {"rustfs_enabled": True, "rustfs_secret_key": "rustfs-secret-key"}
@@ -74,9 +76,18 @@ BGP = {"cilium_bgp_router_addr": "192.168.1.1", "cilium_bgp_router_asn": 64513, 
 UNIFI = {"unifi_host": "https://192.168.1.1", "unifi_api_key": "unifi-api-key"}
 NETWORK_POLICIES = {"network_policies_enabled": True}
 
-# Tried in this order; the first with which the key is valid both ways is used.
-BUNDLES = ({}, MONITORING, RUSTFS, LOKI, TRACING, HUBBLE, OIDC, SSO, BACKUP, CNPG, PLUGIN, CNPG_BACKUP, DRAGONFLY,
-           DRAGONFLY_BACKUP, DRAGONFLY_ACL, PROXMOX, BGP, UNIFI, NETWORK_POLICIES)
+# The applications' settings, as their own tests enable them.
+LITELLM, LANGFUSE = litellm.LITELLM, langfuse.LANGFUSE
+APPS = (LITELLM, *({**LITELLM, **provider} for provider in litellm.PROVIDER_SETTINGS.values()),
+        {**LITELLM, **litellm.SSO}, {**LITELLM, **litellm.LANGFUSE_CALLBACKS}, {**LITELLM, **litellm.BACKUP},
+        litellm.FULL, LANGFUSE, {**LANGFUSE, **langfuse.HEADLESS}, {**LANGFUSE, **langfuse.HEADLESS, **langfuse.PROJECT},
+        {**LANGFUSE, **langfuse.SSO}, langfuse.FULL)
+LANGFUSE_BACKUP = {**langfuse.FULL, "langfuse_backup_s3_access_key": "lf-backup-access",
+                   "langfuse_backup_s3_secret_key": "lf-backup-secret"}
+# Tried in this order (those with a key of the same settings group, then none); every valid one until
+# the render changes.
+BUNDLES = (MONITORING, RUSTFS, LOKI, TRACING, HUBBLE, OIDC, SSO, BACKUP, CNPG, PLUGIN, CNPG_BACKUP, DRAGONFLY,
+           DRAGONFLY_BACKUP, DRAGONFLY_ACL, PROXMOX, BGP, UNIFI, NETWORK_POLICIES, *APPS)
 # Keys whose effect shows only with another component on.
 PREREQUISITES: dict[str, dict[str, Any]] = {
     "storage_class": MONITORING,
@@ -97,6 +108,10 @@ PREREQUISITES: dict[str, dict[str, Any]] = {
     "cnpg_storage_class": CNPG, "cnpg_pgvector_enabled": CNPG,
     "cnpg_pgvector_image": {**CNPG, "cnpg_pgvector_enabled": True},
     "cnpg_pgvector_version": {**CNPG, "cnpg_pgvector_enabled": True},
+    "langfuse_backup_s3_access_key": LANGFUSE_BACKUP, "langfuse_backup_s3_secret_key": LANGFUSE_BACKUP,
+    "litellm_slack_webhook_url": {**LITELLM, "litellm_alerting_enabled": True,
+                                  "litellm_slack_webhook_url": "https://hooks.slack.com/services/T0/B0/first"},
+    "litellm_discord_webhook_url": litellm.FULL,
     "proxmox_vlan_mode": {**PROXMOX, "node_vlan_tag": 20},
     "proxmox_ssh_key_file": {**PROXMOX, "proxmox_ssh_host": "pve.example.com"},
     "proxmox_ssh_host_key": {**PROXMOX, "proxmox_ssh_host": "pve.example.com"},
@@ -127,6 +142,13 @@ VALUES: dict[str, Any] = {
     "proxmox_api_token_id": "tofu@pve!other",
     "proxmox_ssh_key_file": "~/.ssh/pve", "proxmox_ssh_host_key": "SHA256:" + "A" * 43,
     "oidc_logout_path": "/signout",
+    "langfuse_salt": "another-salt-0123456789abcdef012345", "langfuse_encryption_key": "fedcba9876543210" * 4,
+    "langfuse_smtp_url": "smtp://mailer:pass-2@mail.example.com:587", "langfuse_email_from": "langfuse@example.com",
+    "langfuse_init_user_email": "root@example.com", "langfuse_init_project_public_key": "lf_pk_other",
+    "langfuse_init_project_secret_key": "lf_sk_other", "litellm_master_key": "sk-" + "n" * 32,
+    "azure_openai_us_east_api_version": "2024-10-21", "azure_openai_us_east2_api_version": "2024-10-21",
+    "litellm_slack_webhook_url": "https://hooks.slack.com/services/T0/B0/second",
+    "litellm_discord_webhook_url": "https://discord.com/api/webhooks/2/another-hook",
 }
 # Strings tried in order for the other text keys; the first the field accepts is used.
 TEXT_CANDIDATES = ("alternative", "99Gi", "14d", "250m", "https://alt.example.com", "192.168.1.99",
@@ -213,8 +235,9 @@ def plans(renders: Renders, key: str) -> Iterator[tuple[Config, Config]]:
     """(without the key or at another value, with it) for each value and prerequisites both are valid
     with: the key's own entry in PREREQUISITES, else no settings and the bundles of its settings group."""
     group = group_of(key)
+    # The group's own bundles first: with its component off, a component's key rarely shows.
     bundles = [PREREQUISITES[key]] if key in PREREQUISITES else \
-        [bundle for bundle in BUNDLES if not bundle or any(name in group.model_fields for name in bundle)]
+        [bundle for bundle in BUNDLES if any(name in group.model_fields for name in bundle)] + [{}]
     for value in candidates(key):
         for bundle in bundles:
             base = {name: setting for name, setting in bundle.items() if name != key}
