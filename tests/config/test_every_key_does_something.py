@@ -43,11 +43,10 @@ from tests.conftest import REPO, copy_project
 
 pytestmark = pytest.mark.slow
 
-# The application components of the issues in progress (Keycloak with its identity providers, Obot,
-# Grafana's sign-in through Keycloak) and the cache password only Keycloak uses. Remove an entry when
+# The application components of the issues in progress (Keycloak with its identity providers, Obot)
+# and the cache password only Keycloak uses. Remove an entry when
 # its component renders.
-EXEMPT_PREFIXES = ("keycloak_", "google_", "github_", "microsoft_", "obot_",
-                   "grafana_oidc_")
+EXEMPT_PREFIXES = ("keycloak_", "google_", "github_", "microsoft_", "obot_")
 EXEMPT_KEYS = ("dragonfly_keycloak_password",)
 
 MONITORING = {"monitoring_enabled": True, "grafana_admin_password": "grafana-admin-pass"}
@@ -82,11 +81,13 @@ APPS = (LITELLM, *({**LITELLM, **provider} for provider in litellm.PROVIDER_SETT
         {**LITELLM, **litellm.SSO}, {**LITELLM, **litellm.LANGFUSE_CALLBACKS}, {**LITELLM, **litellm.BACKUP},
         litellm.FULL, LANGFUSE, {**LANGFUSE, **langfuse.HEADLESS}, {**LANGFUSE, **langfuse.HEADLESS, **langfuse.PROJECT},
         {**LANGFUSE, **langfuse.SSO}, langfuse.FULL)
+GRAFANA_SSO = {**MONITORING, **litellm.KEYCLOAK, "grafana_oidc_enabled": True,
+               "grafana_oidc_client_secret": "grafana-oidc-secret"}
 LANGFUSE_BACKUP = {**langfuse.FULL, "langfuse_backup_s3_access_key": "lf-backup-access",
                    "langfuse_backup_s3_secret_key": "lf-backup-secret"}
 # Tried in this order (those with a key of the same settings group, then none); every valid one until
 # the render changes.
-BUNDLES = (MONITORING, RUSTFS, LOKI, TRACING, HUBBLE, OIDC, SSO, BACKUP, CNPG, PLUGIN, CNPG_BACKUP, DRAGONFLY,
+BUNDLES = (MONITORING, GRAFANA_SSO, RUSTFS, LOKI, TRACING, HUBBLE, OIDC, SSO, BACKUP, CNPG, PLUGIN, CNPG_BACKUP, DRAGONFLY,
            DRAGONFLY_BACKUP, DRAGONFLY_ACL, PROXMOX, BGP, UNIFI, NETWORK_POLICIES, *APPS)
 # Keys whose effect shows only with another component on.
 PREREQUISITES: dict[str, dict[str, Any]] = {
