@@ -178,9 +178,14 @@ def test_the_dry_plan_and_the_event_log_hold_no_credential(tmp_path):
     assert live.returncode == 0, live.stdout + live.stderr
     events = [json.loads(line) for line in log.read_text().splitlines()]
     assert any(event.get("dry") for event in events) and any(not event.get("dry") for event in events)
-    local = (project.root / "github-push-token.txt").read_text().strip()
+    from cluster_template.inputs import read_local_inputs
+
+    push_token = (project.root / "github-push-token.txt").read_text().strip()
     age = next(line for line in (project.root / "age.key").read_text().splitlines() if line.startswith("AGE-"))
-    cluster_secrets = [CLOUDFLARE_TOKEN, TUNNEL_SECRET, RUSTFS["rustfs_secret_key"], "grafana-admin-pass", local, age]
+    local = read_local_inputs(project.root, deploy_key_required=False)  # the deploy key and tunnel token too
+    cluster_secrets = [CLOUDFLARE_TOKEN, TUNNEL_SECRET, RUSTFS["rustfs_secret_key"], "grafana-admin-pass",
+                       push_token, age, *local.secrets()]
+    assert local.github_deploy_key and local.cloudflare_tunnel_token
     everything = plan + live.stdout + live.stderr + log.read_text()
     for form in secret_forms(*cluster_secrets):
         assert form not in everything, form
