@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import re
+from itertools import chain
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,19 +91,20 @@ def find_leaks(files: Mapping[str, bytes | str], secrets: Iterable[str]) -> list
         data = files[rel]
         text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
         for document in _documents(text):
-            found = ((number, next((n for n in patterns if n.found_in(line)), None)) for number, line in document.lines)
-            joined = ((number, next((n for n in encoded if n.found_in(line)), None))
-                      for number, line in _wrapped(document.lines))
-            for number, needle in (*found, *joined):
-                if needle is None:
-                    continue
+            hits = chain(((number, _first(patterns, line)) for number, line in document.lines),
+                         ((number, _first(encoded, line)) for number, line in _wrapped(document.lines)))
+            number, needle = next(((number, hit) for number, hit in hits if hit is not None), (0, None))
+            if needle is not None:  # one issue per document: the first line that holds a credential
                 issues.append(ValidationIssue(
                     rel, document.index, document.kind, document.namespace, document.name, f"line {number}",
                     f"a credential from the configuration ({needle.form}) is in a file sops does not encrypt; "
                     f"move it into a *.sops.yaml Secret and reference that Secret (secretKeyRef, valuesFrom, "
                     f"substituteFrom) instead"))
-                break
     return issues
+
+
+def _first(patterns: list[Needle], line: str) -> Needle | None:
+    return next((needle for needle in patterns if needle.found_in(line)), None)
 
 
 def _wrapped(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
