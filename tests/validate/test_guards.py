@@ -161,10 +161,14 @@ def test_helm_release_chart_version_and_values_images():
                    "sidecar": {"image": "ghcr.io/a/c"},
                    "extraInitContainers": [{"image": "busybox:1.37.0"}],
                    "initContainers": [{"name": "x", "image": "busybox"}],
-                   "chartDefault": {"repository": "ghcr.io/a/d"}}}}
+                   "chartDefault": {"repository": "ghcr.io/a/d"},
+                   "bare": {"image": "busybox"},
+                   "split": {"image": "ghcr.io/a/e", "tag": "latest"},
+                   "pinnedSplit": {"image": "ghcr.io/a/f", "tag": "1.2.3"}}}}
     found = dict(object_problems(release))
     assert set(found) == {"spec.chart.spec.version", "spec.values.image.tag", "spec.values.sidecar.image",
-                          "spec.values.initContainers[0].image"}
+                          "spec.values.initContainers[0].image", "spec.values.bare.image", "spec.values.split.tag"}
+    assert "image 'ghcr.io/a/e' tag 'latest'" in found["spec.values.split.tag"]
     assert "chart 'rustfs' '*' is not an exact version" in found["spec.chart.spec.version"]
     without = {"kind": "HelmRelease", "spec": {"chart": {"spec": {"chart": "rustfs"}}}}
     assert "has no version" in dict(object_problems(without))["spec.chart.spec.version"]
