@@ -44,8 +44,7 @@ from tests.conftest import REPO, copy_project
 pytestmark = pytest.mark.slow
 
 # The application components of the issues in progress (Keycloak with its identity providers, Obot)
-# and the cache password only Keycloak uses. Remove an entry when
-# its component renders.
+# and the cache password only Keycloak uses. Remove an entry when its component renders.
 EXEMPT_PREFIXES = ("keycloak_", "google_", "github_", "microsoft_", "obot_")
 EXEMPT_KEYS = ("dragonfly_keycloak_password",)
 
@@ -270,13 +269,12 @@ def test_every_key_changes_the_render_or_is_read_by_a_task(renders, capsys):
 
 def test_keys_read_by_a_task_are_read_by_its_code():
     """A `read_by` marker names a task, and the operations code reads the key."""
-    sources = "\n".join(path.read_text() for folder in ("lib/cluster_template/ops", "lib/cluster_template/integrations",
-                                                       "lib/cluster_template/talos", "tasks")
-                        for path in sorted((REPO / folder).rglob("*.py")))
+    folders = ("lib/cluster_template/ops", "lib/cluster_template/integrations", "lib/cluster_template/talos", "tasks")
+    sources = "\n".join(path.read_text() for folder in folders for path in sorted((REPO / folder).rglob("*.py")))
     marked = [key for key in ClusterConfig.model_fields if read_by(key)]
     for key in marked:
         assert read_by(key).startswith("inv "), key
-        assert f".{key}" in sources or f'"{key}"' in sources, f"{key} is marked read by {read_by(key)} but no task reads it"
+        assert f".{key}" in sources or f'"{key}"' in sources, f"{key}: marked read by {read_by(key)}, read by no task"
 
 
 def test_the_reference_lists_what_reads_each_task_key():
