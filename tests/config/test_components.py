@@ -86,7 +86,8 @@ def test_every_field_has_a_description():
 CREDENTIAL_SUFFIXES = ("_password", "_secret", "_secret_key", "_access_key", "_api_key", "_master_key", "_salt_key",
                        "_token", "_encryption_key", "_public_key", "_token_id", "_token_secret", "_webhook_url",
                        "_smtp_url", "_user_email")
-NOT_CREDENTIALS = {"rustfs_access_key", "backup_age_public_key"}  # an admin user name; a public age key
+NOT_CREDENTIALS = {"rustfs_access_key", "backup_age_public_key",  # an admin user name; a public age key
+                   "oidc_refresh_token"}  # a flag: whether the gateway refreshes tokens
 
 
 def test_credentials_are_secret():

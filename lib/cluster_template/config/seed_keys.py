@@ -38,6 +38,8 @@ _KEYS: dict[str, str] = {
     "observability_namespace": "the observability components always run in the monitoring namespace; "
                                "remove the key",
     "environment": "it only labelled the seed's OpenTofu state; remove the key",
+    "cf_account_id": "the OpenTofu state is reached through the tfstate Worker at tfstate.<cloudflare_domain>, "
+                     "which needs no account ID; remove the key",
     "external_secrets_enabled": "secrets are sops-encrypted in git; External Secrets is not supported",
     "external_secrets_provider": "secrets are sops-encrypted in git; External Secrets is not supported",
     "onepassword_connect_host": "secrets are sops-encrypted in git; External Secrets is not supported",
@@ -63,12 +65,6 @@ _KEYS: dict[str, str] = {
                                      "this Dragonfly ACL password (remove the key)",
     "obot_keycloak_cookie_secret": "Obot generates the cookie secret of its Keycloak sign-in itself when the "
                                    "provider is configured (its API replaces any given one); remove the key",
-    "oidc_redirect_url": "the gateway's browser sign-in derives its redirect URL; not configurable yet",
-    "oidc_cookie_domain": "the gateway's browser sign-in cookie settings are not configurable yet",
-    "oidc_cookie_samesite": "the gateway's browser sign-in cookie settings are not configurable yet",
-    "oidc_refresh_token": "the gateway's browser sign-in token refresh is not configurable yet",
-    "oidc_logout_path": "the gateway's browser sign-in logout path is not configurable yet",
-    "oidc_scopes": "the gateway's browser sign-in scopes are not configurable yet",
     "oidc_additional_claims": "forwarding JWT claims as headers is not rendered yet; remove the key",
 }
 
