@@ -166,6 +166,11 @@ TOKEN_PATTERN = r"^[\x21\x23-\x26\x28-\x5b\x5d-\x7e]+$"
 GitBranch = Annotated[str, AfterValidator(_git_branch), WithJsonSchema({"type": "string", "minLength": 1})]
 InstallDisk = Annotated[str, AfterValidator(_install_disk), WithJsonSchema({"type": "string", "minLength": 1})]
 KernelModule = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+# A PostgreSQL role or database name that needs no quoting in SQL, a URL or a Kubernetes name part.
+PG_IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
+PgIdentifier = Annotated[str, Field(pattern=PG_IDENTIFIER)]
+# An Azure resource's custom subdomain (<name>.openai.azure.com): letters, digits and hyphens.
+AzureResourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")]
 # An API token: printable ASCII without whitespace, quotes or backslashes.
 Token = Annotated[str, Field(pattern=TOKEN_PATTERN)]
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field
 
 from ..base import Settings, is_set, rule, set_together
-from ..types import HttpURL, Subdomain, secret
+from ..types import AzureResourceName, HttpURL, PgIdentifier, Subdomain, secret
 from ._shared import (
     MONITORING, TRACING, StorageSize, credentials_need_rustfs, needs, requires_true, requires_values,
 )
@@ -106,21 +106,21 @@ class LiteLLMSettings(Settings):
         None, min_length=32, description="Key that encrypts stored provider credentials (32+ characters).")
 
     # -- database ---------------------------------------------------------------------------
-    litellm_db_name: str = Field("litellm", min_length=1, description="Database name.")
-    litellm_db_user: str = Field("litellm", min_length=1, description="Database user.")
+    litellm_db_name: PgIdentifier = Field("litellm", description="Database name (a lower-case identifier).")
+    litellm_db_user: PgIdentifier = Field("litellm", description="Database user (a lower-case identifier).")
     litellm_db_password: str | None = secret(None, min_length=1, description="Database password.")
     litellm_db_instances: int = Field(1, ge=1, le=5, description="PostgreSQL instances.")
     litellm_storage_size: StorageSize = Field("10Gi", description="Database volume size.")
 
     # -- Azure providers --------------------------------------------------------------------
     azure_openai_us_east_api_key: str | None = secret(None, min_length=1, description="Azure OpenAI key, US East resource.")
-    azure_openai_us_east_resource_name: str | None = Field(
-        None, min_length=1, description="Azure OpenAI resource name in US East (e.g. my-openai-eastus).")
+    azure_openai_us_east_resource_name: AzureResourceName | None = Field(
+        None, description="Azure OpenAI resource name in US East (e.g. my-openai-eastus).")
     azure_openai_us_east_api_version: str = Field(
         "2025-01-01-preview", pattern=AZURE_API_VERSION, description="Azure OpenAI API version for US East.")
     azure_openai_us_east2_api_key: str | None = secret(None, min_length=1, description="Azure OpenAI key, US East 2 resource.")
-    azure_openai_us_east2_resource_name: str | None = Field(
-        None, min_length=1, description="Azure OpenAI resource name in US East 2.")
+    azure_openai_us_east2_resource_name: AzureResourceName | None = Field(
+        None, description="Azure OpenAI resource name in US East 2.")
     azure_openai_us_east2_api_version: str = Field(
         "2025-04-01-preview", pattern=AZURE_API_VERSION, description="Azure OpenAI API version for US East 2.")
     azure_anthropic_api_key: str | None = secret(None, min_length=1, description="Azure AI Services key for Claude models.")

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from ..base import Settings, is_set, rule, set_together
-from ..types import DNSLabel, HttpURL, Subdomain, secret
+from ..types import DNSLabel, HttpURL, PgIdentifier, Subdomain, secret
 from ._shared import (
     MONITORING, TRACING, CpuQuantity, Ratio, SemVer, StorageSize, all_set, credentials_need_rustfs, needs,
     requires_true, requires_values,
@@ -26,7 +26,6 @@ MCP_LIMIT_ORDER = {
 }
 # Obot reads its database only as a URL (postgres://user:password@host/db): these stay valid there as written.
 URL_SAFE_PASSWORD = r"^[A-Za-z0-9._~+=-]+$"
-PG_IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
 _REFUSED_LIMIT_RANGE = "the MCP namespace's LimitRange would be refused"
 _BINARY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
@@ -46,8 +45,8 @@ class ObotSettings(Settings):
         None, pattern=URL_SAFE_PASSWORD,
         description="PostgreSQL password: letters, digits and . _ ~ + = - (it is part of Obot's database URL; "
                     "openssl rand -hex 32).")
-    obot_postgres_user: str = Field("obot", pattern=PG_IDENTIFIER, description="PostgreSQL user (a lower-case identifier).")
-    obot_postgres_db: str = Field("obot", pattern=PG_IDENTIFIER, description="PostgreSQL database (a lower-case identifier).")
+    obot_postgres_user: PgIdentifier = Field("obot", description="PostgreSQL user (a lower-case identifier).")
+    obot_postgres_db: PgIdentifier = Field("obot", description="PostgreSQL database (a lower-case identifier).")
     obot_postgresql_replicas: int = Field(1, ge=1, le=5, description="PostgreSQL instances.")
     obot_postgresql_storage_size: StorageSize = Field("10Gi", description="PostgreSQL volume size.")
     obot_storage_size: StorageSize = Field("20Gi", description="Workspace volume size (directory workspace).")
