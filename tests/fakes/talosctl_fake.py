@@ -373,7 +373,7 @@ def health_problems(state: dict, controlplanes: list[str], workers: list[str]) -
     if state["etcd"].get("foreign"):
         return {"etcd members to be consistent across nodes": "etcd member lists differ between control plane nodes"}
     for address, node in zip(members, nodes):
-        if node is None or dial_error(node, address) or node["stage"] != "running":
+        if node is None or dial_error(node, address, from_client=False) or node["stage"] != "running":
             stage = node["stage"] if node else "unknown"
             return {"apid to be ready": multierror([f"{address}: node is not ready: stage {stage}"]).strip()}
         if node.get("health_fail"):

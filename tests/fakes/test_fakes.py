@@ -280,6 +280,17 @@ def test_hang_and_unreachable_faults(running: FakeTools) -> None:
     assert result.returncode == 1 and "no route to host" in result.stderr
 
 
+def test_a_client_unreachable_node_answers_only_through_another_endpoint(running: FakeTools) -> None:
+    running.cluster.set_client_unreachable(CP2)
+    direct = running.run("talosctl", "etcd", "members", "-n", CP2, "-e", CP2)
+    assert direct.returncode == 1 and "no route to host" in direct.stderr
+    insecure = running.run("talosctl", "get", "machinestatus", "--insecure", "-n", CP2)
+    assert insecure.returncode == 1 and "no route to host" in insecure.stderr
+    proxied = running.run("talosctl", "etcd", "members", "-n", CP2, "-e", f"{CP2},{CP}")
+    assert proxied.returncode == 0, proxied.stderr
+    assert "k8s-1" in proxied.stdout
+
+
 def test_concurrent_processes_share_the_state_safely(tmp_path: Path) -> None:
     tools = fake_tools(tmp_path, controllers=3)
     config = write_config(tools)

@@ -72,10 +72,12 @@ class Talosctl:
                            direct=direct)
         return json_stream(result.stdout, tool="talosctl")
 
-    def probe_stage(self, node: str, *, timeout: float = 15, direct: bool = False) -> NodeStage:
-        """The machine stage, asking securely first and then in maintenance (insecure) mode."""
+    def probe_stage(self, node: str, *, timeout: float = 15, direct: bool = False,
+                    maintenance: bool = True) -> NodeStage:
+        """The machine stage, asking securely first and then (unless `maintenance` is False) in
+        maintenance (insecure) mode."""
         errors = []
-        for insecure in (False, True):
+        for insecure in (False, True) if maintenance else (False,):
             if not insecure and self.talosconfig is None:
                 continue
             try:
