@@ -287,6 +287,30 @@ def test_bootstrap_talos_reaches_controllers_through_the_endpoints_and_lets_the_
     assert list(bench.tools.cluster.etcd_clusters().values()) == [["k8s-0", "k8s-1", "k8s-2"]]
 
 
+def test_a_stale_kubeconfig_is_replaced_not_merged_into(tmp_path: Path):
+    """An earlier cluster's kubeconfig (its API gone) must not survive beside the new credentials."""
+    from cluster_template.ops import bootstrap as bs
+    from cluster_template.run import Executor
+    from cluster_template.tools.talosctl import Talosctl
+    from tests.fakes import fakeyaml
+    from tests.fakes.fixtures import fake_tools
+
+    tools = fake_tools(tmp_path, controllers=1, stage="running")
+    talosconfig = tools.cluster.write_talosconfig(tmp_path / "talosconfig")
+    stale = "old-cluster-token-" + "x" * 20
+    (tmp_path / "kubeconfig").write_text(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: old\n  cluster:\n    server: https://127.0.0.1:1\n"
+        f"users:\n- name: admin@old\n  user:\n    token: {stale}\ncontexts:\n- name: admin@old\n  context:\n"
+        "    cluster: old\n    user: admin@old\ncurrent-context: admin@old\n")
+    ex = Executor(env=tools.env)
+    step = bs.fetch_kubeconfig(tmp_path, Talosctl(ex, talosconfig), bs.ClusterNode("k8s-0", CONTROLLER, True, "/dev/sda"),
+                               bs.StepLog())
+    assert step.outcome == bs.DONE
+    written = (tmp_path / "kubeconfig").read_text()
+    assert stale not in written
+    assert [c["name"] for c in fakeyaml.load(written)["contexts"]] == ["admin@kubernetes"]
+
+
 def test_dry_apply_node_on_a_generated_config_prints_no_value_of_the_secrets_bundle(running_bench: Bench):
     """The real bundle and machine configs of `inv talos.generate-config`; the node runs the same
     config but for one certSAN, so the diff's context lines are those around machine.certSANs."""

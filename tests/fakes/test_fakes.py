@@ -208,6 +208,44 @@ def test_kubeconfig_points_at_the_fake_api_url(tmp_path: Path) -> None:
     assert config["current-context"] == "admin@kubernetes"
 
 
+STALE_KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters:
+- name: old
+  cluster:
+    server: https://10.9.9.9:6443
+users:
+- name: admin@old
+  user:
+    token: old-token
+contexts:
+- name: admin@old
+  context:
+    cluster: old
+    user: admin@old
+current-context: admin@old
+"""
+
+
+def test_kubeconfig_merges_into_an_existing_file_unless_merge_is_false(running: FakeTools) -> None:
+    """As talosctl does: by default (--merge) the file gains the cluster's entries beside the ones
+    it had, --force only overwrites same-named ones; --merge=false refuses an existing file
+    without --force and replaces it with it."""
+    target = running.root / "kubeconfig"
+    target.write_text(STALE_KUBECONFIG)
+    assert running.run("talosctl", "kubeconfig", str(target), "-n", CP, "--force").returncode == 0
+    merged = fakeyaml.load(target.read_text())
+    assert {c["name"] for c in merged["contexts"]} == {"admin@old", "admin@kubernetes"}
+    target.write_text(STALE_KUBECONFIG)
+    refused = running.run("talosctl", "kubeconfig", str(target), "-n", CP, "--merge=false")
+    assert refused.returncode == 1 and "already exists, use --force to overwrite" in refused.stderr
+    assert target.read_text() == STALE_KUBECONFIG
+    assert running.run("talosctl", "kubeconfig", str(target), "-n", CP, "--force", "--merge=false").returncode == 0
+    replaced = fakeyaml.load(target.read_text())
+    assert [c["name"] for c in replaced["contexts"]] == ["admin@kubernetes"] and "old-token" not in target.read_text()
+
+
 def test_reset_returns_a_node_to_maintenance_and_only_a_graceful_one_leaves_etcd(running: FakeTools) -> None:
     result = running.run("talosctl", "reset", "-n", CP3, "--graceful=false", "--reboot", "--wait=false",
                          "--system-labels-to-wipe", "STATE", "--system-labels-to-wipe", "EPHEMERAL")

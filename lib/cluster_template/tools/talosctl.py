@@ -151,7 +151,10 @@ class Talosctl:
         return self._run("bootstrap", node=node, readonly=False, check=False, direct=direct)
 
     def kubeconfig(self, target: Path, node: str, *, direct: bool = False) -> CommandResult:
-        return self._run("kubeconfig", str(target), "--force", node=node, readonly=False, direct=direct)
+        """Write the admin kubeconfig to `target`, replacing the file: talosctl merges into an
+        existing file by default, which would keep a previous cluster's contexts and credentials."""
+        return self._run("kubeconfig", str(target), "--force", "--merge=false", node=node, readonly=False,
+                         direct=direct)
 
     def upgrade(self, node: str, image: str, *, timeout: str = "10m", preserve: bool = False) -> CommandResult:
         args = ["upgrade", "--image", image, "--timeout", timeout, "--wait"]
