@@ -268,6 +268,22 @@ def test_dry_run_lists_the_nodes_and_exits_2(tmp_path, fake_kube):
     assert not (day2.root / JOURNAL).exists()
 
 
+def test_dry_run_reports_an_unhealthy_cluster_without_waiting_for_the_gate_deadline(tmp_path, fake_kube):
+    """talosctl health polls until --wait-timeout (the fake too): a dry run must not hand it the
+    gate's 300 s, only the short look of a plan."""
+    from cluster_template.ops.gates import DRY_RUN_HEALTH_WAIT
+
+    day2 = make_day2(tmp_path, controllers=1, workers=1, kube=fake_kube)
+    day2.cluster.set_health_fail(day2.node_ip("k8s-worker-0"))
+
+    result = day2.inv("--dry", "talos.upgrade", timeout=DRY_RUN_HEALTH_WAIT + 60)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "cluster not healthy" in result.stderr
+    health = day2.tools.calls("talosctl", "health")
+    assert [call.argv[call.argv.index("--wait-timeout") + 1] for call in health] == [f"{DRY_RUN_HEALTH_WAIT:g}s"]
+
+
 def test_drain_timeout_stops_and_uncordons(tmp_path, fake_kube):
     day2 = make_day2(tmp_path, controllers=1, workers=1, kube=fake_kube)
     day2.api.add_pod("k8s-0", "web-0", "default")

@@ -390,6 +390,10 @@ def health_problems(state: dict, controlplanes: list[str], workers: list[str]) -
     return {}
 
 
+# Seconds between two rounds of checks while `health` waits (talosctl retries every second or so).
+HEALTH_POLL = 0.2
+
+
 def cmd_health(parsed: Parsed) -> int:
     session = Session(parsed, insecure=False)
     with_hang(session)
@@ -412,10 +416,10 @@ def cmd_health(parsed: Parsed) -> int:
             problems = health_problems(state, controlplanes, workers)
             pending = [n["pending"]["at"] for n in state["nodes"] if n.get("pending")]
         remaining = deadline - time.monotonic()
-        # Wait only while a scheduled transition could still fix things; otherwise the real
-        # command would poll until --wait-timeout, so fail at once instead of burning the time.
-        if problems and pending and min(pending) - fakestate.now() < remaining:
-            time.sleep(max(0.0, min(pending) - fakestate.now()) + 0.01)
+        # As the real command, poll until the checks pass or --wait-timeout is over.
+        if problems and remaining > 0:
+            wake = min(pending) - fakestate.now() + 0.01 if pending else HEALTH_POLL
+            time.sleep(min(max(0.0, wake), HEALTH_POLL, remaining))
             continue
         break
     sys.stderr.write(f"discovered nodes: {go_quoted_list(controlplanes + workers)}\n")

@@ -186,8 +186,8 @@ def test_health_and_etcd_status_report_injected_unhealthiness(running: FakeTools
     assert running.run("talosctl", "health", "-n", CP, "--wait-timeout", "2s").returncode == 0
     running.cluster.set_health_fail(CP2)
     started = time.monotonic()
-    health = running.run("talosctl", "health", "-n", CP, "--wait-timeout", "30s")
-    assert health.returncode == 1 and time.monotonic() - started < 5
+    health = running.run("talosctl", "health", "-n", CP, "--wait-timeout", "1s")
+    assert health.returncode == 1 and time.monotonic() - started >= 1  # it waited, as talosctl does
     assert f'{CP2}: service "etcd" not in expected state' in health.stderr
     status = running.run("talosctl", "etcd", "status", "-n", f"{CP},{CP2}")
     rows = status.stdout.splitlines()
