@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conftest import INV, SCHEMA_DIR
-from tests.fakes.cluster import installer_image
+from tests.fakes.cluster import VANILLA_SCHEMATIC, installer_image
 
 from .conftest import TARGET, Day2, make_day2
 
@@ -249,6 +249,40 @@ def test_precheck_reports_every_problem_before_touching_any_node(tmp_path, fake_
     assert upgrade_calls(day2) == []
     assert day2.api.writes() == [], "nothing was cordoned or evicted"
     assert not (day2.root / JOURNAL).exists()
+
+
+def _edit_node(day2: Day2, name: str, **changes: object) -> None:
+    with day2.cluster.edit() as state:
+        next(n for n in state["nodes"] if n["hostname"] == name).update(changes)
+
+
+def test_a_minor_version_skip_is_refused_naming_the_intermediate_release(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=1, workers=1, kube=fake_kube)
+    _edit_node(day2, "k8s-worker-0", talos_version="v1.10.7")
+
+    result = day2.inv("talos.upgrade")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert ("k8s-worker-0 (10.0.0.12, worker): runs v1.10.7; Talos upgrades one minor release at a time, so "
+            f"{TARGET} is out of reach: first upgrade it to the latest v1.11 patch") in result.stderr
+    assert "k8s-0" not in result.stderr.split("problem(s) found")[1], "a node one minor behind is fine"
+    assert upgrade_calls(day2) == []
+
+
+def test_a_node_without_a_factory_schematic_is_planned_onto_the_factory_image(tmp_path, fake_kube):
+    """Installed from the plain installer (no Image Factory schematic extension): not a blocker,
+    just a node whose image differs from the target."""
+    day2 = make_day2(tmp_path, controllers=1, workers=1, kube=fake_kube)
+    _edit_node(day2, "k8s-worker-0", talos_version=TARGET, schematic=None,
+               installer_image=f"ghcr.io/siderolabs/installer:{TARGET}")
+
+    plan = day2.inv("--dry", "talos.upgrade")
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    assert "k8s-worker-0 (10.0.0.12, worker): schematic none (not an Image Factory image) ->" in plan.stdout
+
+    result = day2.inv("talos.upgrade")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert day2.cluster.node(day2.node_ip("k8s-worker-0"))["schematic"] == VANILLA_SCHEMATIC
 
 
 def test_dry_run_lists_the_nodes_and_exits_2(tmp_path, fake_kube):

@@ -168,15 +168,13 @@ class Gates:
     # -- one node ------------------------------------------------------------------------------
 
     def node_version(self, node: ClusterNode) -> tuple[str | None, str | None]:
-        """(Talos version, schematic) the node reports; (None, None) when it does not answer."""
+        """(Talos version, schematic) the node reports; (None, None) when it does not answer. The
+        schematic is None for a node installed from an image without one (not from the Image
+        Factory); a failure to read it raises CommandError, so it is never taken for that."""
         version = normalise_version(self.talos.server_version(node.address))
         if version is None:
             return None, None
-        try:
-            schematic = self.talos.schematic(node.address)
-        except CommandError:
-            return version, None
-        return version, schematic
+        return version, self.talos.schematic(node.address)
 
     def at_target_now(self, node: ClusterNode) -> tuple[bool, str]:
         version, schematic = self.node_version(node)
