@@ -511,6 +511,27 @@ def test_tofu_plan_apply_output_cycle(infra) -> None:
     assert outputs["talos_nodes"]["value"] == ["10.0.0.11"]
 
 
+def test_tofu_plan_file_keeps_variable_values_except_ephemeral_ones(infra) -> None:
+    """As OpenTofu's planfile (and Terraform's, checked in tests/infra with the real binary): a
+    sensitive variable's value is stored in the clear, an ephemeral one's is not and must be given
+    again to apply the plan."""
+    tools, directory, secrets = infra
+    (directory / "variables.tf").write_text(
+        'variable "proxmox_api_token_secret" {\n  type      = string\n  sensitive = true\n}\n')
+    tools.run("tofu", "init", cwd=directory, extra_env=secrets)
+    assert tools.run("tofu", "plan", "-out=tfplan", cwd=directory, extra_env=secrets).returncode == 0
+    assert "token-value-123" in (directory / "tfplan").read_text()
+
+    (directory / "variables.tf").write_text('variable "proxmox_api_token_secret" {\n  type      = string\n'
+                                            '  sensitive = true\n  ephemeral = true\n}\n')
+    assert tools.run("tofu", "plan", "-out=tfplan", cwd=directory, extra_env=secrets).returncode == 0
+    assert "token-value-123" not in (directory / "tfplan").read_text()
+    without = {name: value for name, value in secrets.items() if not name.startswith("TF_VAR_")}
+    refused = tools.run("tofu", "apply", "tfplan", cwd=directory, extra_env=without)
+    assert refused.returncode == 1 and 'ephemeral input variable "proxmox_api_token_secret"' in refused.stderr
+    assert tools.run("tofu", "apply", "tfplan", cwd=directory, extra_env=secrets).returncode == 0
+
+
 def test_tofu_apply_requires_the_plan_file_and_force_unlock_clears_a_lock(infra) -> None:
     tools, directory, secrets = infra
     tools.run("tofu", "init", cwd=directory, extra_env=secrets)

@@ -53,6 +53,8 @@ def test_plan_and_apply_pass_credentials_only_in_the_environment(infra_project, 
     assert plan.returncode == 0, plan.stdout + plan.stderr
     assert "Plan: 3 to add" in plan.stdout
     assert (infra_project.root / "infrastructure/tofu/tfplan").is_file()
+    # The token variables are ephemeral: a plan file keeps every other variable's value.
+    assert_nothing_leaks(credentials, (infra_project.root / "infrastructure/tofu/tfplan").read_text())
 
     apply = inv(infra_project, tools, "infra.apply", event_log=events)
     assert apply.returncode == 0, apply.stdout + apply.stderr
