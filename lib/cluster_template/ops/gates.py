@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from .. import heartbeat as heartbeat_module
 from ..errors import ClusterTemplateError, CommandError
 from ..tools.talosctl import Talosctl
 from .nodes import ClusterNode, Inventory, normalise_version
@@ -54,9 +55,11 @@ class NodeReader(Protocol):
 
 
 def poll(probe: Probe, *, gate: str, subject: str, timeout: float, interval: float,
-         on_wait: Say | None = None) -> None:
-    """Call `probe` until it passes; GateFailed with its last complaint after `timeout` seconds."""
+         on_wait: Say | None = None, heartbeat: float = heartbeat_module.DEFAULT_SECONDS) -> None:
+    """Call `probe` until it passes; GateFailed with its last complaint after `timeout` seconds.
+    `on_wait` hears every new complaint, and every `heartbeat` seconds how long it has waited."""
     started = time.monotonic()
+    pulse = heartbeat_module.Heartbeat(f"{gate} ({subject})", on_wait, heartbeat) if on_wait else None
     last = ""
     while True:
         try:
@@ -70,6 +73,8 @@ def poll(probe: Probe, *, gate: str, subject: str, timeout: float, interval: flo
             raise GateFailed(gate, subject, detail or last or "no answer", waited)
         if detail != last and on_wait is not None:
             on_wait(f"waiting for {gate}: {detail}")
+        elif pulse is not None:
+            pulse.beat(detail)
         last = detail
         time.sleep(min(interval, max(0.0, timeout - waited)))
 
@@ -84,6 +89,7 @@ class Gates:
         self.kube = kube
         self.timeout = timeout
         self.interval = interval
+        self.heartbeat = getattr(talos.ex, "heartbeat", heartbeat_module.DEFAULT_SECONDS)
 
     def via(self, avoid: Iterable[str] = ()) -> ClusterNode:
         """The controller to ask cluster-wide questions through: the first one not being worked on."""
@@ -112,7 +118,8 @@ class Gates:
     def etcd_healthy(self, subject: str, *, avoid: Iterable[str] = (), on_wait: Say | None = None) -> None:
         via = self.via(avoid)
         poll(lambda: self.etcd_state(via), gate="etcd healthy", subject=subject, timeout=self.timeout,
-             interval=self.interval, on_wait=on_wait)
+             interval=self.interval, on_wait=on_wait,
+             heartbeat=self.heartbeat)
 
     def etcd_state(self, via: ClusterNode) -> tuple[bool, str]:
         controllers = {node.name: node for node in self.inventory.controllers}
@@ -163,7 +170,7 @@ class Gates:
             return (not problems), "; ".join(problems)
 
         poll(probe, gate="other nodes Ready", subject=subject, timeout=self.timeout, interval=self.interval,
-             on_wait=on_wait)
+             on_wait=on_wait, heartbeat=self.heartbeat)
 
     # -- one node ------------------------------------------------------------------------------
 
@@ -188,7 +195,8 @@ class Gates:
 
     def at_target(self, node: ClusterNode, *, on_wait: Say | None = None) -> None:
         poll(lambda: self.at_target_now(node), gate="node at target version", subject=node.name,
-             timeout=self.timeout, interval=self.interval, on_wait=on_wait)
+             timeout=self.timeout, interval=self.interval, on_wait=on_wait,
+             heartbeat=self.heartbeat)
 
     def kube_ready_now(self, node: ClusterNode) -> tuple[bool, str]:
         if self.kube is None:
@@ -202,7 +210,8 @@ class Gates:
 
     def kube_ready(self, node: ClusterNode, *, on_wait: Say | None = None) -> None:
         poll(lambda: self.kube_ready_now(node), gate="Kubernetes node Ready", subject=node.name,
-             timeout=self.timeout, interval=self.interval, on_wait=on_wait)
+             timeout=self.timeout, interval=self.interval, on_wait=on_wait,
+             heartbeat=self.heartbeat)
 
 
 def health_problem(stderr: str) -> str:

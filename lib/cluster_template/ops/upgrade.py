@@ -335,7 +335,8 @@ class Upgrader:
         say = self._say_for(node)
         say("left in progress by an earlier run; waiting for it to answer")
         poll(lambda: self._answers(node), gate="node answers on the Talos API", subject=node.name,
-             timeout=self.options.gate_timeout, interval=self.options.poll_interval, on_wait=say)
+             timeout=self.options.gate_timeout, interval=self.options.poll_interval, on_wait=say,
+             heartbeat=self.gates.heartbeat)
         passed, detail = self.gates.at_target_now(node)
         if not passed:
             say(f"{detail}: the earlier upgrade did not take effect; upgrading")

@@ -24,6 +24,8 @@ DEFAULT_TIMEOUT = 60.0
 # Seconds a long-running talosctl (upgrade --wait, upgrade-k8s) gets after SIGINT/SIGTERM to stop
 # its watch and close its connections; the operation itself continues on the node.
 STOP_GRACE = 15.0
+# `talosctl health` only reads: after SIGINT it has little to finish.
+HEALTH_STOP_GRACE = 5.0
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,8 @@ class Talosctl:
             args += ["--control-plane-nodes", ",".join(control_planes)]
         if workers:
             args += ["--worker-nodes", ",".join(workers)]
-        return self._run(*args, node=node, timeout=timeout, check=False)
+        # In its own process group like the long-running commands, so the wait shows progress.
+        return self._run(*args, node=node, timeout=timeout, check=False, stop_grace=HEALTH_STOP_GRACE)
 
     # -- changes -----------------------------------------------------------------------------
 
