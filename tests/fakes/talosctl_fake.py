@@ -509,6 +509,9 @@ def tracker_line(nodes: list[str], status: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+WAIT_POLL = 0.2
+
+
 def wait_for_nodes(nodes: list[str], timeout: float, done) -> list[str]:
     """Poll the state until `done(state, node)` holds for every node; returns the nodes that timed out."""
     deadline = time.monotonic() + timeout
@@ -522,7 +525,9 @@ def wait_for_nodes(nodes: list[str], timeout: float, done) -> list[str]:
         left = deadline - time.monotonic()
         if left <= 0 or not pending:
             return waiting
-        time.sleep(max(0.01, min(min(pending) - fakestate.now() + 0.01, left)))
+        # Looks again at least every WAIT_POLL seconds: the real client follows the node's events,
+        # so a transition that comes sooner than scheduled (a test moving it) is seen.
+        time.sleep(max(0.01, min(min(pending) - fakestate.now() + 0.01, left, WAIT_POLL)))
     return []
 
 
