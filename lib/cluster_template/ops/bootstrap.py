@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ClusterTemplateError, CommandError
+from ..heartbeat import Heartbeat
 from ..inputs import AGE_KEY_FILE
 from ..run import Executor
 from ..tools import sops
@@ -520,6 +521,7 @@ def wait_left_maintenance(talosctl: Talosctl, nodes: Sequence[ClusterNode], log:
             log.record(Step("wait for nodes to leave maintenance", PLANNED, ", ".join(pending)))
             return
     deadline = timing.clock() + timing.install_timeout
+    pulse = Heartbeat("nodes to leave maintenance mode", log.progress, talosctl.ex.heartbeat, clock=timing.clock)
     waiting = list(nodes)
     first_look = True
     last_reported: tuple[str, ...] = ()
@@ -544,6 +546,8 @@ def wait_left_maintenance(talosctl: Talosctl, nodes: Sequence[ClusterNode], log:
             log.progress("waiting for nodes to finish installing: "
                          + ", ".join(f"{n.name} ({_stage_text(stages[n.name])})" for n in waiting))
             last_reported = names
+        else:
+            pulse.beat(", ".join(names))
         timing.sleep(timing.poll)
 
 
@@ -644,6 +648,7 @@ def _await_join(talosctl: Talosctl, controllers: Sequence[ClusterNode], found: d
     log.progress(f"etcd runs on {', '.join(found)}; waiting for {labels} to join it (no bootstrap: it would start "
                  "a second etcd cluster)")
     deadline = timing.clock() + timing.bootstrap_timeout
+    pulse = Heartbeat(f"{labels} to join etcd", log.progress, talosctl.ex.heartbeat, clock=timing.clock)
     while joining:
         joining = [node for node in joining if not etcd_bootstrapped(talosctl, node)]
         if not joining:
@@ -653,6 +658,7 @@ def _await_join(talosctl: Talosctl, controllers: Sequence[ClusterNode], found: d
                 f"{', '.join(n.label for n in joining)} did not join etcd within {timing.bootstrap_timeout:g}s; "
                 f"check `talosctl --talosconfig {TALOSCONFIG} -n {joining[0].address} service etcd` and "
                 f"`talosctl -n {next(iter(found))} etcd members`, then re-run `inv bootstrap.talos`")
+        pulse.beat()
         timing.sleep(timing.poll)
     return log.record(Step(name, SKIPPED, f"{already}; {labels} joined the existing etcd cluster"))
 
