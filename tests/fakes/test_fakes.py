@@ -287,7 +287,7 @@ def test_bootstrap_is_refused_only_by_the_nodes_own_etcd_data(tmp_path: Path) ->
     accepted = tools.run("talosctl", "--talosconfig", str(talosconfig), "bootstrap", "-n", CP3)
     assert accepted.returncode == 0, accepted.stderr
     assert sorted(map(sorted, tools.cluster.etcd_clusters().values())) == [["k8s-0", "k8s-1"], ["k8s-2"]]
-    health = tools.run("talosctl", "--talosconfig", str(talosconfig), "health", "-n", CP)
+    health = tools.run("talosctl", "--talosconfig", str(talosconfig), "health", "-n", CP, "--wait-timeout", "1s")
     assert "etcd members to be consistent across nodes" in health.stderr and health.returncode == 1
 
 
