@@ -149,6 +149,9 @@ def keycloak_requirements(config, nodes):
     yield from requires_values(config, ("keycloak_admin_password", "keycloak_db_password"), "keycloak_enabled is true")
     if config.keycloak_db_mode == "cnpg":
         yield from requires_true(config, "keycloak_db_mode", ("cnpg_enabled",), "keycloak_db_mode is cnpg")
+    if config.keycloak_realm == "master":
+        yield "keycloak_realm", ("'master' is Keycloak's administration realm, which the gateway keeps off the "
+                                 "internet; name the apps' realm differently")
 
 
 @rule
