@@ -12,6 +12,8 @@ tracing, monitoring, network policies, and the realm keycloak-config-cli applies
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from ruamel.yaml import YAML
 
@@ -172,6 +174,22 @@ def test_flux_order(embedded, cnpg):
         assert crds["sourceRef"] == {"kind": "GitRepository", "name": "keycloak-k8s-resources"}
         source = document(files, KS, "GitRepository")["spec"]
         assert source["ref"] == {"tag": "26.5.0"}
+
+
+def test_crd_source_keeps_only_the_two_crds(embedded, tmp_path):
+    """Flux reads spec.ignore as .gitignore rules; git itself says what they keep of the release."""
+    ignore = document(embedded["files"], KS, "GitRepository")["spec"]["ignore"]
+    release = ["README.md", "LICENSE.txt", "kubernetes/kubernetes.yml", "kubernetes/keycloaks.k8s.keycloak.org-v1.yml",
+               "kubernetes/keycloakrealmimports.k8s.keycloak.org-v1.yml", "openshift/openshift.yml"]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text(ignore)
+    for name in release:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    listed = subprocess.run(["git", "-C", str(tmp_path), "ls-files", "--others", "--exclude-standard"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(listed) == ["kubernetes/keycloakrealmimports.k8s.keycloak.org-v1.yml",
+                              "kubernetes/keycloaks.k8s.keycloak.org-v1.yml"]
 
 
 # -- rendered in-process --------------------------------------------------------------------------
