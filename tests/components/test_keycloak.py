@@ -12,10 +12,10 @@ tracing, monitoring, network policies, and the realm keycloak-config-cli applies
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
-from ruamel.yaml import YAML
 
 from cluster_template.errors import ConfigError
 from cluster_template.derive.keycloak_realm import build_realm
@@ -84,8 +84,7 @@ PLAINTEXTS = ("kc-admin-pass", "kc-db-pass", "kc-s3-secret", "gg-secret", "gh-se
 
 
 def realm_of(files: dict[str, bytes]) -> dict:
-    data = document(files, REALM, "ConfigMap")["data"]["realm.yaml"]
-    return YAML(typ="safe", pure=True).load(data)
+    return json.loads(document(files, REALM, "ConfigMap")["data"]["realm.json"])
 
 
 def identity_files(files) -> set[str]:
@@ -405,5 +404,7 @@ def test_rules_of_the_new_keys(render):
     assert "github_default_role: requires github_idp_enabled: true" in text
     text = _refusal(render, {**KEYCLOAK, "github_org_role_mapping": {"org": "acme", "role": "admin"}})
     assert "github_org_role_mapping: not supported (yet): Keycloak's GitHub provider" in text
+    text = _refusal(render, {**KEYCLOAK, **MONITORING, **SIGN_IN, "grafana_oidc_client_secret": 'gf"quoted'})
+    assert "grafana_oidc_client_secret: must not contain a double quote" in text and 'gf"quoted' not in text
     text = _refusal(render, {**KEYCLOAK, "keycloak_realm": "master"})
     assert "keycloak_realm: " in text and "master" in text

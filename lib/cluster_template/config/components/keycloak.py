@@ -16,6 +16,14 @@ from ._shared import (
 )
 
 KEYCLOAK_S3_KEYS = ("keycloak_s3_access_key", "keycloak_s3_secret_key")
+# Secrets keycloak-config-cli substitutes into the realm file as text before parsing it (their
+# placeholders sit inside JSON strings): what a JSON string cannot hold unescaped breaks the realm.
+REALM_SECRET_KEYS = (
+    "oidc_client_secret", "grafana_oidc_client_secret", "litellm_oidc_client_secret",
+    "langfuse_keycloak_client_secret", "langfuse_sync_keycloak_client_secret", "obot_keycloak_client_secret",
+    "google_client_secret", "github_client_secret", "microsoft_client_secret",
+    "keycloak_smtp_user", "keycloak_smtp_password",
+)
 SOCIAL_PROVIDERS = ("google", "github", "microsoft")
 
 
@@ -235,3 +243,14 @@ def idp_mappers_need_their_provider(config, nodes):
         for key in keys:
             if is_set(getattr(config, key)):
                 yield key, f"requires {provider}_idp_enabled: true (it maps the roles of {provider.title()} users)"
+
+
+@rule
+def realm_secrets_fit_in_the_realm_file(config, nodes):
+    if not config.keycloak_enabled:
+        return
+    for key in REALM_SECRET_KEYS:
+        value = getattr(config, key)
+        if isinstance(value, str) and any(char in '"\\' or ord(char) < 0x20 for char in value):
+            yield key, ("must not contain a double quote, a backslash or a control character: keycloak-config-cli "
+                        "writes it into the realm's JSON as it is")
