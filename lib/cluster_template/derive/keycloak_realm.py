@@ -92,7 +92,7 @@ def realm_clients(config: ClusterConfig, context: Context) -> tuple[list[dict[st
             secrets[env] = secret or ""
 
     sso_hosts = gateway_sso_hosts(context)
-    add(context.get("keycloak_bootstrap_oidc_client") and sso_hosts, config.oidc_client_id, "Envoy Gateway SSO",
+    add(context.get("keycloak_bootstrap_oidc_client"), config.oidc_client_id, "Envoy Gateway SSO",
         "OIDC_CLIENT_SECRET", config.oidc_client_secret, sso_hosts,
         [f"https://{host}/oauth2/callback" for host in sso_hosts], pkce=False)
     grafana = context.get("grafana_hostname")
