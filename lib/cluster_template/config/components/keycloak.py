@@ -190,6 +190,8 @@ def social_providers_complete(config, nodes):
 
 @rule
 def keycloak_smtp_complete(config, nodes):
+    """With keycloak_smtp_host: a sender address, SSL or STARTTLS (not both), and with keycloak_smtp_auth
+    the user and password."""
     if not is_set(config.keycloak_smtp_host):
         return
     yield from requires_values(config, ("keycloak_smtp_from",), "keycloak_smtp_host is set")
@@ -234,6 +236,7 @@ def realm_role_names(config) -> list[str]:
 
 @rule
 def idp_mappers_need_their_provider(config, nodes):
+    """A social provider's role mapper keys need that provider on."""
     mapper_keys = {"google": ("google_default_role", "google_domain_role_mapping"),
                    "github": ("github_default_role",),
                    "microsoft": ("microsoft_default_role", "microsoft_group_role_mappings")}
@@ -247,6 +250,8 @@ def idp_mappers_need_their_provider(config, nodes):
 
 @rule
 def realm_secrets_fit_in_the_realm_file(config, nodes):
+    """With Keycloak, the secrets the realm file receives hold no double quote, backslash or control
+    character."""
     if not config.keycloak_enabled:
         return
     for key in REALM_SECRET_KEYS:
