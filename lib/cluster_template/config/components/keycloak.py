@@ -190,8 +190,7 @@ def social_providers_complete(config, nodes):
 
 @rule
 def keycloak_smtp_complete(config, nodes):
-    """With keycloak_smtp_host: a sender address, SSL or STARTTLS (not both), and with keycloak_smtp_auth
-    the user and password."""
+    """SMTP needs a sender, SSL or STARTTLS (not both), and with auth a user and password."""
     if not is_set(config.keycloak_smtp_host):
         return
     yield from requires_values(config, ("keycloak_smtp_from",), "keycloak_smtp_host is set")
@@ -250,8 +249,7 @@ def idp_mappers_need_their_provider(config, nodes):
 
 @rule
 def realm_secrets_fit_in_the_realm_file(config, nodes):
-    """With Keycloak, the secrets the realm file receives hold no double quote, backslash or control
-    character."""
+    """Realm secrets hold no double quote, backslash or control character (they land in JSON raw)."""
     if not config.keycloak_enabled:
         return
     for key in REALM_SECRET_KEYS:
