@@ -98,12 +98,23 @@ def parsed_outputs(settings: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+# A name that is a digest of rendered content (the Keycloak realm Job) changes with any value.
+DIGEST_NAMES = re.compile(r"\bkeycloak-realm-[0-9a-f]{10}\b")
+
+
 def _nested(node: Any) -> Any:
-    """Documents embedded as strings (talconfig's inline patches) parsed too."""
+    """Documents embedded as strings (talconfig's inline patches, JSON files in ConfigMaps) parsed too."""
     if isinstance(node, dict):
         return {key: _nested(value) for key, value in node.items()}
     if isinstance(node, list):
         return [_nested(item) for item in node]
+    if isinstance(node, str) and DIGEST_NAMES.search(node):
+        return DIGEST_NAMES.sub("keycloak-realm-<digest>", node)
+    if isinstance(node, str) and node.startswith("{\n"):
+        try:
+            return {"<embedded json>": _nested(json.loads(node))}
+        except ValueError:
+            return node
     if isinstance(node, str) and "\n" in node and re.search(r"^\w+:", node, re.MULTILINE):
         try:
             return {"<embedded>": _nested(_yaml().load(node))}
