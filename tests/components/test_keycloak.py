@@ -398,6 +398,8 @@ def test_rules_of_the_new_keys(render):
     assert "keycloak_smtp_from: is required when keycloak_smtp_host is set" in text
     assert "keycloak_smtp_ssl and keycloak_smtp_starttls exclude each other" in text
     assert "keycloak_smtp_user: is required when keycloak_smtp_auth is true" in text
+    text = _refusal(render, {**KEYCLOAK, "keycloak_smtp_port": 465})
+    assert "keycloak_smtp_port: requires keycloak_smtp_host" in text
     text = _refusal(render, {**KEYCLOAK, "keycloak_realm_groups": [{"name": "ops", "realm_roles": ["root"]}]})
     assert "group 'ops' grants realm role 'root'" in text
     text = _refusal(render, {**KEYCLOAK, "github_default_role": "viewer"})

@@ -192,6 +192,9 @@ def social_providers_complete(config, nodes):
 def keycloak_smtp_complete(config, nodes):
     """SMTP needs a sender, SSL or STARTTLS (not both), and with auth a user and password."""
     if not is_set(config.keycloak_smtp_host):
+        for key in sorted(config.model_fields_set):
+            if key.startswith("keycloak_smtp_") and key != "keycloak_smtp_host":
+                yield key, "requires keycloak_smtp_host (without a mail server Keycloak sends no e-mail)"
         return
     yield from requires_values(config, ("keycloak_smtp_from",), "keycloak_smtp_host is set")
     if config.keycloak_smtp_ssl and config.keycloak_smtp_starttls:
