@@ -410,3 +410,14 @@ def test_rules_of_the_new_keys(render):
     assert "grafana_oidc_client_secret: must not contain a double quote" in text and 'gf"quoted' not in text
     text = _refusal(render, {**KEYCLOAK, "keycloak_realm": "master"})
     assert "keycloak_realm: " in text and "master" in text
+
+
+def test_template_vars_shows_the_realm_without_its_secrets(render):
+    render.project.write("cluster.yaml", cluster_yaml(render.project, EMBEDDED_FULL))
+    result = render.project.inv("template.vars", "--json")
+    assert result.returncode == 0, result.stderr
+    for plain in PLAINTEXTS:
+        assert plain not in result.stdout, plain
+    shown = json.loads(result.stdout)
+    assert set(shown["keycloak_realm_secrets"]) >= {"GRAFANA_CLIENT_SECRET", "KEYCLOAK_SMTP_PASSWORD"}
+    assert shown["keycloak_realm_config"]["realm"] == "matherlynet"
