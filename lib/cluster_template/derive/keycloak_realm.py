@@ -108,14 +108,6 @@ def realm_clients(config: ClusterConfig, context: Context) -> tuple[list[dict[st
     obot = context.get("obot_hostname")
     add(context.get("obot_keycloak_enabled"), config.obot_keycloak_client_id, "Obot", "OBOT_CLIENT_SECRET",
         config.obot_keycloak_client_secret, [obot], [f"https://{obot}/oauth2/callback"], pkce=True)
-    if context.get("langfuse_scim_sync_enabled"):
-        clients.append({
-            "clientId": config.langfuse_sync_keycloak_client_id, "name": "Langfuse role sync", "enabled": True,
-            "protocol": "openid-connect", "publicClient": False, "clientAuthenticatorType": "client-secret",
-            "secret": _placeholder("LANGFUSE_SYNC_CLIENT_SECRET"), "standardFlowEnabled": False,
-            "implicitFlowEnabled": False, "directAccessGrantsEnabled": False, "serviceAccountsEnabled": True,
-        })
-        secrets["LANGFUSE_SYNC_CLIENT_SECRET"] = config.langfuse_sync_keycloak_client_secret or ""
     return clients, secrets
 
 
@@ -242,11 +234,6 @@ def build_realm(config: ClusterConfig, context: Context) -> tuple[dict[str, Any]
         mappers = role_mappers(config, context)
         if mappers:
             realm["identityProviderMappers"] = mappers
-    if context.get("langfuse_scim_sync_enabled"):
-        # The sync job reads users and roles through the admin API as this client's service account.
-        realm["users"] = [{"username": f"service-account-{config.langfuse_sync_keycloak_client_id}",
-                           "enabled": True, "serviceAccountClientId": config.langfuse_sync_keycloak_client_id,
-                           "clientRoles": {"realm-management": ["view-users", "view-realm"]}}]
     return realm, {**client_secrets, **provider_secrets, **smtp_secrets}
 
 

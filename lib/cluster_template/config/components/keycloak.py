@@ -20,7 +20,7 @@ KEYCLOAK_S3_KEYS = ("keycloak_s3_access_key", "keycloak_s3_secret_key")
 # placeholders sit inside JSON strings): what a JSON string cannot hold unescaped breaks the realm.
 REALM_SECRET_KEYS = (
     "oidc_client_secret", "grafana_oidc_client_secret", "litellm_oidc_client_secret",
-    "langfuse_keycloak_client_secret", "langfuse_sync_keycloak_client_secret", "obot_keycloak_client_secret",
+    "langfuse_keycloak_client_secret", "obot_keycloak_client_secret",
     "google_client_secret", "github_client_secret", "microsoft_client_secret",
     "keycloak_smtp_user", "keycloak_smtp_password",
 )
