@@ -9,6 +9,9 @@ from __future__ import annotations
 
 _NOT_RENDERED = "the seed renders {what}; this template does not"
 
+_SCIM = ("the Keycloak-to-Langfuse role sync needs a Langfuse Enterprise licence and is not rendered; "
+         "new SSO users get langfuse_default_org_role / langfuse_default_project_role (remove its keys)")
+
 # Whole feature families of the seed that are not part of this template, by key prefix.
 _PREFIXES: dict[str, str] = {
     "mcp_context_forge_": _NOT_RENDERED.format(what="MCP Context Forge") + " (remove its keys)",
@@ -17,6 +20,8 @@ _PREFIXES: dict[str, str] = {
     "kubernetes_oidc_": "Kubernetes API server OIDC sign-in is not rendered yet (remove its keys)",
     "proxmox_csi_": "the Proxmox CSI driver is not part of this template; use a storage class you install",
     "proxmox_ccm_": "the Proxmox cloud controller manager is not part of this template",
+    "langfuse_scim_": _SCIM,
+    "langfuse_sync_keycloak_": _SCIM,
     "obot_entra_": "Obot's Entra ID sign-in is not supported; use obot_keycloak_enabled",
 }
 
@@ -47,9 +52,13 @@ _KEYS: dict[str, str] = {
                                    "keycloak ACL user is created; remove the key",
     "litellm_backup_enabled": "LiteLLM database backups follow from litellm_s3_access_key/"
                               "litellm_s3_secret_key being set; remove the key",
-    "azure_openai_realtime_api_base": "the Azure OpenAI realtime model is not supported yet; remove the key",
-    "langfuse_media_download_url_expiry": "not rendered yet; Langfuse's default (1 hour) applies",
-    "langfuse_chart_version": "chart versions are pinned by the templates, not by cluster.yaml; remove the key",
+    "langfuse_role_mapping": _SCIM,
+    "litellm_guardrails_enabled": "the seed's content filter called Aporia with credentials no key provides; "
+                                  "configure guardrails in the LiteLLM admin UI",
+    "litellm_presidio_enabled": "the seed pointed LiteLLM at Presidio sidecars it never deployed; "
+                                "configure PII masking in the LiteLLM admin UI",
+    "litellm_prompt_injection_check": "the seed called Lakera with credentials no key provides; "
+                                      "configure guardrails in the LiteLLM admin UI",
     "dragonfly_mcpgateway_password": _NOT_RENDERED.format(what="MCP Context Forge") + ", the only user of "
                                      "this Dragonfly ACL password (remove the key)",
     "oidc_redirect_url": "the gateway's browser sign-in derives its redirect URL; not configurable yet",
