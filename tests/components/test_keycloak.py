@@ -421,3 +421,23 @@ def test_template_vars_shows_the_realm_without_its_secrets(render):
     shown = json.loads(result.stdout)
     assert set(shown["keycloak_realm_secrets"]) >= {"GRAFANA_CLIENT_SECRET", "KEYCLOAK_SMTP_PASSWORD"}
     assert shown["keycloak_realm_config"]["realm"] == "matherlynet"
+
+
+def test_realm_and_policy_with_the_ai_apps(render):
+    """With LiteLLM and Langfuse rendered for real and their sign-in on, the realm has their clients
+    and Keycloak admits their direct token calls."""
+    from tests.components.test_langfuse import BOTH
+
+    files = render(BOTH)
+    clients = {client["clientId"]: client for client in realm_of(files)["clients"]}
+    assert set(clients) == {"litellm", "langfuse"}
+    assert clients["langfuse"]["redirectUris"] == ["https://langfuse.example.com/api/auth/callback/keycloak"]
+    secret = document(files, REALM_SECRET, "Secret")["stringData"]
+    assert set(secret) == {"LITELLM_CLIENT_SECRET", "LANGFUSE_CLIENT_SECRET"}
+    ingress = document(files, POLICIES, "CiliumNetworkPolicy", "keycloak")["spec"]["ingress"][0]["fromEndpoints"]
+    assert {"io.kubernetes.pod.namespace": "ai-system"} in [entry["matchLabels"] for entry in ingress]
+    # The apps' egress rules select the pods this policy guards.
+    assert document(files, CR, "Keycloak")["metadata"]["name"] == "keycloak"
+    ingress = document(render(KEYCLOAK | NETWORK_POLICIES), POLICIES, "CiliumNetworkPolicy", "keycloak")["spec"]
+    assert all(entry["matchLabels"]["io.kubernetes.pod.namespace"] == "network"
+               for entry in ingress["ingress"][0]["fromEndpoints"])
