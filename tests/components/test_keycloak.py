@@ -100,6 +100,11 @@ def _end_to_end(tmp_path_factory, name: str, settings: dict[str, object]) -> dic
     assert result.returncode == 0, result.stdout + result.stderr
     files = project.snapshot()
     report = validate(project)
+    # --force: render, encrypt and validate again; a stable render changes no file.
+    again = project.inv("configure", "--yes", "--force")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "create 0, update 0, remove 0" in again.stdout
+    assert outputs(project.snapshot()) == outputs(files)
     off = {key: value for key, value in settings.items() if key in ("cnpg_enabled", "cnpg_barman_plugin_enabled")}
     removed = configure(project, off)
     return {"stdout": result.stdout, "files": files, "report": report, "removed": removed,
@@ -229,6 +234,11 @@ def test_realm_holds_what_the_config_turns_on(render):
     # Configured roles first (with their descriptions), then the role only a mapper names.
     assert realm["roles"]["realm"] == [{"name": "admin", "description": "Everything"}, {"name": "viewer"},
                                        {"name": "developer"}, {"name": "user"}]
+    # The realm is consistent: every mapper names a provider and a realm role, every group role exists.
+    roles = {role["name"] for role in realm["roles"]["realm"]}
+    aliases = {provider["alias"] for provider in realm["identityProviders"]}
+    assert all(m["identityProviderAlias"] in aliases and m["config"]["role"] in roles for m in mappers.values())
+    assert {"admin", "developer"} <= roles
     assert realm["groups"] == [{"name": "platform", "realmRoles": ["admin"], "attributes": {"description": ["Platform team"]},
                                 "subGroups": [{"name": "oncall", "realmRoles": ["developer"]}]}]
     smtp = realm["smtpServer"]
