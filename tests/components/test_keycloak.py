@@ -408,6 +408,10 @@ def test_rules_of_the_new_keys(render):
     assert "keycloak_smtp_from: is required when keycloak_smtp_host is set" in text
     assert "keycloak_smtp_ssl and keycloak_smtp_starttls exclude each other" in text
     assert "keycloak_smtp_user: is required when keycloak_smtp_auth is true" in text
+    text = _refusal(render, {**KEYCLOAK, "keycloak_db_instances": 3})
+    assert "keycloak_db_instances: applies to keycloak_db_mode: cnpg only" in text
+    text = _refusal(render, {**KEYCLOAK, **CNPG, "keycloak_db_mode": "cnpg", "keycloak_backup_schedule": "0 4 * * *"})
+    assert "keycloak_backup_schedule: applies to keycloak_db_mode: embedded only" in text
     text = _refusal(render, {**KEYCLOAK, "keycloak_smtp_port": 465})
     assert "keycloak_smtp_port: requires keycloak_smtp_host" in text
     text = _refusal(render, {**KEYCLOAK, "keycloak_realm_groups": [{"name": "ops", "realm_roles": ["root"]}]})

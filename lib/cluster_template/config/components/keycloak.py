@@ -260,3 +260,15 @@ def realm_secrets_fit_in_the_realm_file(config, nodes):
         if isinstance(value, str) and any(char in '"\\' or ord(char) < 0x20 for char in value):
             yield key, ("must not contain a double quote, a backslash or a control character: keycloak-config-cli "
                         "writes it into the realm's JSON as it is")
+
+
+@rule
+def keycloak_mode_keys(config, nodes):
+    """Keys of one database mode are refused in the other, where they would do nothing."""
+    only = {"cnpg": ("keycloak_db_instances",),
+            "embedded": ("keycloak_backup_schedule", "keycloak_backup_retention_days")}
+    for mode, keys in only.items():
+        if config.keycloak_db_mode != mode:
+            for key in keys:
+                if key in config.model_fields_set:
+                    yield key, f"applies to keycloak_db_mode: {mode} only"
