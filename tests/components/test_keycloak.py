@@ -367,6 +367,26 @@ def test_tracing_monitoring_and_policies(render):
     assert document(files, POLICIES, "CiliumNetworkPolicy", "keycloak-postgres-backup")
 
 
+def test_replicas_get_a_disruption_budget_where_pods_can_move(render):
+    files = render({**KEYCLOAK, "keycloak_replicas": 3})
+    assert document(files, CR, "Keycloak")["spec"]["instances"] == 3
+    # The sample cluster schedules on one worker: a budget would block every drain.
+    assert IDENTITY + "keycloak/app/pdb.yaml" not in files
+    assert_kustomizations_complete(files)
+    nodes = render.project.root / "nodes.yaml"
+    sample = nodes.read_text()
+    second_worker = sample.split("  - name: \"k8s-1\"", 1)[1].replace("192.168.1.11", "192.168.1.12").replace(
+        "bc:24:11:00:00:11", "bc:24:11:00:00:12")
+    try:
+        nodes.write_text(sample + "  - name: \"k8s-2\"" + second_worker)
+        files = render({**KEYCLOAK, "keycloak_replicas": 3})
+    finally:
+        nodes.write_text(sample)
+    budget = document(files, IDENTITY + "keycloak/app/pdb.yaml", "PodDisruptionBudget")["spec"]
+    assert budget["maxUnavailable"] == 1 and budget["selector"]["matchLabels"]["app"] == "keycloak"
+    assert "./pdb.yaml" in documents(files, IDENTITY + "keycloak/app/kustomization.yaml")[0]["resources"]
+
+
 def test_public_route_keeps_the_admin_console_internal(render):
     files = render(KEYCLOAK)
     public = document(files, IDENTITY + "keycloak/app/httproute.yaml", "HTTPRoute", "keycloak")["spec"]
