@@ -126,18 +126,27 @@ def alone(tmp_path_factory):
     return _end_to_end(tmp_path_factory, "keycloak-alone", KEYCLOAK)
 
 
-@pytest.mark.parametrize("scenario", ["embedded", "cnpg", "alone"])
+@pytest.fixture(scope="module")
+def cnpg_alone(tmp_path_factory):
+    return _end_to_end(tmp_path_factory, "keycloak-cnpg-alone", {**KEYCLOAK, **CNPG, "keycloak_db_mode": "cnpg"})
+
+
+@pytest.mark.parametrize("scenario", ["embedded", "cnpg", "alone", "cnpg_alone"])
 def test_renders_validates_and_prunes(scenario, request):
     run = request.getfixturevalue(scenario)
     report = run["report"]
     assert report.ok, "\n".join(str(issue) for issue in report.errors)
     assert "no errors" in run["stdout"]
     kinds = {"Keycloak", "GitRepository", "Kustomization", "HTTPRoute", "Job", "ConfigMap", "Deployment"}
+    if scenario.startswith("cnpg"):
+        kinds |= {"Cluster"}
     if scenario == "cnpg":
-        kinds |= {"Cluster", "ObjectStore", "ScheduledBackup"}
+        kinds |= {"ObjectStore", "ScheduledBackup"}
+    if scenario == "alone":
+        kinds |= {"StatefulSet"}
     if scenario == "embedded":
         kinds |= {"StatefulSet", "CronJob"}
-    if scenario != "alone":
+    if scenario in ("embedded", "cnpg"):
         kinds |= {"CiliumNetworkPolicy"}
     for kind in kinds:
         assert report.counts.get(kind), f"{kind} not checked"
