@@ -109,13 +109,13 @@ def test_nodes_register_notready_as_the_cluster_boots_then_turn_ready_with_the_c
         kube.wait_for_nodes({"cp-1", "worker-1"}, timeout=0.1, **FAST)
     assert "cp-1 (NotReady: KubeletNotReady)" in str(not_ready.value)
     assert "worker-1 (NotReady: KubeletNotReady)" in str(not_ready.value)
-    assert not kube.node_ready("cp-1")
+    assert not {node.name: node.ready for node in kube.nodes()}["cp-1"]
 
     tools.cluster.set_cni_ready(True)
     heard.clear()
     ready = kube.wait_for_nodes({"cp-1", "worker-1"}, timeout=5, progress=heard.append, **FAST)
     assert all(node.ready for node in ready) and heard == ["2/2 nodes Ready"]
-    assert kube.node_ready("worker-1") and not kube.node_ready("no-such-node")
+    assert {node.name: node.ready for node in kube.nodes()} == {"cp-1": True, "worker-1": True}
     assert [node.name for node in kube.wait_for_nodes("worker-1", timeout=1, **FAST)] == ["cp-1", "worker-1"]
 
 

@@ -766,9 +766,12 @@ def flux_status(kind: Kind, item: dict, generation: int) -> dict:
         "message": item.get("message", ""), "observedGeneration": generation,
         "lastTransitionTime": now_text()}]}
     revision = item.get("revision")
-    if revision:
+    if revision:  # where each controller reports it (source, kustomize and helm controller status types)
         if kind.group == "source.toolkit.fluxcd.io":
             status["artifact"] = {"revision": revision}
+        elif kind.kind == "HelmRelease":
+            status["lastAttemptedRevision"] = revision
+            status["history"] = [{"chartName": item["name"], "chartVersion": revision, "status": "deployed"}]
         else:
             status["lastAppliedRevision"] = revision
     return status

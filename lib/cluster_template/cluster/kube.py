@@ -106,11 +106,6 @@ class Kube:
         nodes = [NodeInfo.from_api(item) for item in (listing or {}).get("items") or []]
         return sorted(nodes, key=lambda node: node.name)
 
-    def node_ready(self, name: str) -> bool:
-        """Whether the node is registered and its Ready condition is True."""
-        node = self._get_or_none(_node_path(name), f"read node {name}")
-        return node is not None and NodeInfo.from_api(node).ready
-
     def wait_for_nodes(self, expected: int | Collection[str], *, registered_only: bool = False,
                        timeout: float = 600.0, poll: float = 5.0,
                        progress: Progress | None = None) -> list[NodeInfo]:

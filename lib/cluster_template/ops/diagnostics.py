@@ -15,18 +15,19 @@ from datetime import datetime, timezone
 from ..cluster.flux import readiness
 from ..cluster.nodes import NodeInfo
 from ..errors import ClusterTemplateError
-from .kube_lists import CERTIFICATES, OCI_REPOSITORIES, Kind, KubeLister
+from .kube_lists import (CERTIFICATES, GIT_REPOSITORIES, HELM_RELEASES, KUSTOMIZATIONS, OCI_REPOSITORIES, Kind,
+                         KubeLister)
 from .report import Table
 
 DEBUG_KINDS: tuple[Kind, ...] = (
     CERTIFICATES,
     Kind("certificaterequests", "cert-manager.io", "v1"),
-    Kind("gitrepositories", "source.toolkit.fluxcd.io", "v1"),
+    GIT_REPOSITORIES,
     Kind("helmrepositories", "source.toolkit.fluxcd.io", "v1"),
     OCI_REPOSITORIES,
-    Kind("helmreleases", "helm.toolkit.fluxcd.io", "v2"),
+    HELM_RELEASES,
     Kind("httproutes", "gateway.networking.k8s.io", "v1"),
-    Kind("kustomizations", "kustomize.toolkit.fluxcd.io", "v1"),
+    KUSTOMIZATIONS,
     Kind("nodes", "", "v1"),
     Kind("pods", "", "v1"),
 )

@@ -31,7 +31,10 @@ class Kind:
 
 
 CERTIFICATES = Kind("certificates", "cert-manager.io", "v1")
+GIT_REPOSITORIES = Kind("gitrepositories", "source.toolkit.fluxcd.io", "v1")
 OCI_REPOSITORIES = Kind("ocirepositories", "source.toolkit.fluxcd.io", "v1")
+KUSTOMIZATIONS = Kind("kustomizations", "kustomize.toolkit.fluxcd.io", "v1")
+HELM_RELEASES = Kind("helmreleases", "helm.toolkit.fluxcd.io", "v2")
 
 
 class KubeLister:
