@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cluster_template.ops.gates import GateFailed, health_problem, poll
-from cluster_template.ops.journal import DONE, IN_PROGRESS, Journal, JournalUnreadable
+from cluster_template.ops.journal import DONE, IN_PROGRESS, Journal, UnreadableJournal
 from cluster_template.ops.nodes import ClusterNode, Inventory, UnknownNode, image_schematic, image_version
 from cluster_template.ops.report import Table, render_table
 from cluster_template.ops.template_maintenance import TemplateChoreRefused, untemplated_tasks
@@ -116,7 +116,7 @@ def test_a_corrupt_journal_is_refused_with_its_path_and_the_recovery(tmp_path, t
     path = tmp_path / ".inv/journal/bootstrap.json"
     path.parent.mkdir(parents=True)
     path.write_text(text)
-    with pytest.raises(JournalUnreadable) as caught:
+    with pytest.raises(UnreadableJournal) as caught:
         Journal(tmp_path, Executor(), "bootstrap", recovery="check etcd, then delete it")
     assert str(caught.value).startswith(".inv/journal/bootstrap.json ")
     assert str(caught.value).endswith("; check etcd, then delete it")
@@ -131,7 +131,7 @@ def test_journal_dry_run_writes_nothing_and_corrupt_journal_is_refused(tmp_path)
     path = tmp_path / ".inv/journal/talos-upgrade.json"
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
-    with pytest.raises(JournalUnreadable, match="delete it to start over"):
+    with pytest.raises(UnreadableJournal, match="delete it to start over"):
         Journal(tmp_path, Executor(), "talos-upgrade")
 
 

@@ -38,7 +38,7 @@ DONE = "done"
 DEFAULT_RECOVERY = "delete it to start over (a re-run checks every node against the cluster again)"
 
 
-class JournalUnreadable(ClusterTemplateError):
+class UnreadableJournal(ClusterTemplateError):
     """The journal file exists but is not a journal this version can read."""
 
 
@@ -61,11 +61,11 @@ class Journal:
         try:
             data = json.loads(self.path.read_text())
         except (OSError, ValueError) as error:
-            raise JournalUnreadable(f"{self.relative} cannot be read ({error}); {self._recovery}") from None
+            raise UnreadableJournal(f"{self.relative} cannot be read ({error}); {self._recovery}") from None
         if (not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("nodes"), dict)
                 or not all(isinstance(entry, dict) for entry in data["nodes"].values())
                 or not isinstance(data.get("records", {}), dict)):
-            raise JournalUnreadable(f"{self.relative} is not a journal of this version; {self._recovery}")
+            raise UnreadableJournal(f"{self.relative} is not a journal of this version; {self._recovery}")
         return data
 
     # -- reading -----------------------------------------------------------------------------
