@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -499,3 +500,28 @@ def test_another_managers_container_is_kept_and_conflicts_name_the_item(fake_too
     names = [c["name"] for c in api.objects("Deployment")[0]["spec"]["template"]["spec"]["containers"]]
     assert names == ["web", "injected"], "an applied item merges into the list by its key"
     assert kube.apply([deployment(sidecar=False)]) == [("Deployment/default/web", "unchanged")]
+
+
+def test_apply_against_a_server_that_never_answers_times_out_and_leaves_no_discovery_cache(fake_tools_factory,
+                                                                                             fake_kube, tmp_path,
+                                                                                             monkeypatch):
+    tools, _api, _ex, _kube = running(fake_tools_factory, fake_kube)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts connections, never answers
+    try:
+        path = tools.use_kubeconfig(server=f"http://127.0.0.1:{silent.getsockname()[1]}")
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the client's discovery keeps its cache
+        started = time.monotonic()
+        with pytest.raises(KubeUnreachable, match="no answer within 1s"):
+            Kube(path, Executor(), timeout=1).apply([{"apiVersion": "v1", "kind": "ConfigMap",
+                                                     "metadata": {"name": "settings"}}])
+        assert time.monotonic() - started < 10, "every discovery request has the timeout"
+    finally:
+        silent.close()
+
+    _tools, api, _ex, kube = running(fake_tools_factory, fake_kube)
+    before = set(tmp_path.iterdir())
+    assert kube.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}}]) == [
+        ("ConfigMap/default/settings", "created")]
+    assert set(tmp_path.iterdir()) == before, "discovery is kept in memory, no cache file is written"

@@ -306,6 +306,15 @@ def merge_patch(target: dict, patch: dict) -> None:
             target[key] = copy.deepcopy(value)
 
 
+def parse_bool(text: str) -> bool:
+    """A boolean query parameter as the server reads it (Go's strconv.ParseBool)."""
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise ApiStatus(400, "BadRequest", f'strconv.ParseBool: parsing "{text}": invalid syntax')
+
+
 def path_text(path: tuple[str, ...]) -> str:
     """A field path as the server's conflict messages print it: `.spec.containers[name="web"].image`."""
     text = ""
@@ -693,7 +702,8 @@ class FakeKubeAPI:
             if key not in self._store:
                 self._require_namespace(state, kind, namespace)
                 return 201, copy.deepcopy(self._insert(kind, namespace, document, manager=manager, operation="Apply"))
-            return 200, copy.deepcopy(self._apply(kind, key, document, manager, query.get("force") == "true"))
+            force = parse_bool(query.get("force", "false"))
+            return 200, copy.deepcopy(self._apply(kind, key, document, manager, force))
         if content_type in MERGE_PATCHES:
             if key not in self._store:
                 raise not_found(kind, name)
