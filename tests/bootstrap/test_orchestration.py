@@ -6,6 +6,7 @@ and the concurrency of `--parallel` can be checked exactly and without waiting."
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from cluster_template.errors import CommandError
 from cluster_template.ops import bootstrap as bs
-from cluster_template.ops.journal import Journal
+from cluster_template.ops.journal import Journal, UnreadableJournal
 from cluster_template.run import CommandResult, Executor
 from cluster_template.tools.talosctl import NodeStage
 
@@ -259,6 +260,22 @@ def test_wait_gives_up_at_the_deadline_naming_the_nodes_still_installing():
 
 def journal(tmp_path: Path, ex: Executor) -> Journal:
     return bs.bootstrap_journal(tmp_path, ex)
+
+
+def test_the_record_of_an_earlier_versions_journal_is_carried_over(tmp_path):
+    legacy = tmp_path / bs.LEGACY_JOURNAL_FILE
+    legacy.parent.mkdir(parents=True)
+    record = {"node": "k8s-0", "address": "10.0.0.11", "how": "bootstrapped", "at": "2026-01-02T03:04:05+00:00"}
+    legacy.write_text(json.dumps({"etcd_bootstrap": record}))
+    assert journal(tmp_path, Executor(dry=True)).recorded(bs.ETCD_BOOTSTRAP) == record
+    assert legacy.is_file(), "a dry run leaves it"
+    assert journal(tmp_path, Executor()).recorded(bs.ETCD_BOOTSTRAP) == record
+    assert not legacy.exists()
+    assert journal(tmp_path, Executor()).recorded(bs.ETCD_BOOTSTRAP) == record
+
+    legacy.write_text("{not json")
+    with pytest.raises(UnreadableJournal, match=r"^\.inv/bootstrap\.json cannot be read .*etcd members"):
+        journal(tmp_path, Executor())
 
 
 def test_bootstrap_once_and_recorded(tmp_path):

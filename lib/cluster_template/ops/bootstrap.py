@@ -20,6 +20,7 @@ step is needed.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -34,7 +35,7 @@ from ..run import Executor
 from ..tools import sops
 from ..tools.talosctl import (NodeStage, Talosctl, already_bootstrapped, last_error_line,
                               requires_client_certificate, untrusted_server)
-from .journal import JOURNAL_DIR, Journal
+from .journal import JOURNAL_DIR, Journal, UnreadableJournal
 from .nodes import KUBECONFIG as KUBECONFIG_FILE
 from .nodes import ClusterNode, read_nodes, talos_client
 from .talos_config import TALOSCONFIG
@@ -45,6 +46,8 @@ Progress = Callable[[str], None]
 BOOTSTRAP_JOURNAL = "bootstrap"
 JOURNAL_FILE = JOURNAL_DIR / f"{BOOTSTRAP_JOURNAL}.json"
 ETCD_BOOTSTRAP = "etcd_bootstrap"  # the journal record of the one `talosctl bootstrap`
+# Where earlier versions kept that record; a checkout bootstrapped by one still has it.
+LEGACY_JOURNAL_FILE = Path(".inv") / "bootstrap.json"
 APPS_DIR = Path("kubernetes") / "apps"
 CRDS_HELMFILE = Path("bootstrap") / "helmfile.d" / "00-crds.yaml"
 APPS_HELMFILE = Path("bootstrap") / "helmfile.d" / "01-apps.yaml"
@@ -330,12 +333,24 @@ def bootstrap_journal(root: Path, ex: Executor) -> Journal:
 
     It records the etcd bootstrap, so a re-run never sends a second `talosctl bootstrap` while etcd
     is still starting and cannot answer yet. A first controller found in maintenance mode has lost
-    its etcd data (a reset), which makes the record stale: it is then forgotten."""
-    return Journal(root, ex, BOOTSTRAP_JOURNAL, recovery=(
-        "it records whether etcd was bootstrapped, so that no second `talosctl bootstrap` is sent. Check etcd "
-        f"first: `talosctl --talosconfig {TALOSCONFIG} -n <controller address> etcd members`. When a controller "
-        f"answers with members, or no bootstrap was ever sent, delete {JOURNAL_FILE} and re-run `inv "
-        "bootstrap.talos`; when etcd is still starting, wait until it answers, then delete the file"))
+    its etcd data (a reset), which makes the record stale: it is then forgotten. The record of an
+    earlier version's `.inv/bootstrap.json` is carried over (and that file removed)."""
+    recovery = ("it records whether etcd was bootstrapped, so that no second `talosctl bootstrap` is sent. Check "
+                f"etcd first: `talosctl --talosconfig {TALOSCONFIG} -n <controller address> etcd members`. When a "
+                "controller answers with members, or no bootstrap was ever sent, delete the file and re-run `inv "
+                "bootstrap.talos`; when etcd is still starting, wait until it answers, then delete the file")
+    journal = Journal(root, ex, BOOTSTRAP_JOURNAL, recovery=recovery)
+    legacy = root / LEGACY_JOURNAL_FILE
+    if legacy.is_file() and not legacy.is_symlink():
+        try:
+            record = json.loads(legacy.read_text()).get(ETCD_BOOTSTRAP)
+        except (OSError, ValueError, AttributeError) as error:
+            raise UnreadableJournal(f"{LEGACY_JOURNAL_FILE} cannot be read ({error}); {recovery}") from None
+        if isinstance(record, dict) and journal.recorded(ETCD_BOOTSTRAP) is None:
+            journal.record(ETCD_BOOTSTRAP, **record)
+        if not ex.dry:  # a dry run reads the old record, and leaves it where it is
+            ex.remove(legacy, label=str(LEGACY_JOURNAL_FILE))
+    return journal
 
 
 def _record_bootstrap(journal: Journal, node: ClusterNode, how: str) -> None:

@@ -126,11 +126,12 @@ class Journal:
             self._save()
 
     def record(self, key: str, **facts: Any) -> None:
-        """Keep `facts` under `key` (with the time), whatever target later runs work towards."""
+        """Keep `facts` under `key` (with the time, unless `facts` has its own `at`), whatever
+        target later runs work towards."""
         with self._lock:
             if not self._data:
                 self._data = self._fresh(None)
-            self._data.setdefault("records", {})[key] = {**facts, "at": _now()}
+            self._data.setdefault("records", {})[key] = {"at": _now(), **facts}
             self._save()
 
     def forget(self, key: str) -> None:
