@@ -50,7 +50,6 @@ def status(c, json=False):
     from cluster_template import outputs
     from cluster_template.cluster import Kube
     from cluster_template.errors import ClusterTemplateError
-    from cluster_template.ops.kube_lists import KubeLister
     from cluster_template.ops.nodes import kubeconfig_path, load_inventory, read_nodes, talos_client
     from cluster_template.ops.report import render_table
     from cluster_template.ops.status import gather_status
@@ -65,8 +64,8 @@ def status(c, json=False):
         inventory = read_nodes(ROOT)
     kubeconfig = kubeconfig_path(ROOT)
     talos = talos_client(ROOT, ex)
-    with Kube(kubeconfig, ex) as kube, KubeLister(kubeconfig, ex) as lister:
-        report = gather_status(inventory, talos, kube, lister)
+    with Kube(kubeconfig, ex) as kube:
+        report = gather_status(inventory, talos, kube)
     if json:
         say(json_module.dumps(report.to_dict(), indent=2))
     else:

@@ -264,6 +264,14 @@ class Kube:
         where = f"{namespace}/{name}" if namespace else name
         return self._get_or_none(resource.object_path(name, namespace), f"read {plural}.{group} {where}")
 
+    def list_all(self, group: str, version: str, plural: str) -> list[dict] | None:
+        """Every object of a kind in every namespace (`group` "" for the core API), or None when
+        the API does not serve the kind (its CRD is not installed: a 404, not an error)."""
+        resource = ResourceType(f"{group}/{version}" if group else version, "", plural, False)
+        label = f"{plural}.{group}" if group else plural
+        answer = self._get_or_none(resource.collection_path(), f"list {label}")
+        return None if answer is None else list(answer.get("items") or [])
+
     def flux_ready(self, kind: str, namespace: str, name: str) -> tuple[bool | None, str]:
         """(ready, message) of a GitRepository, OCIRepository, Kustomization or HelmRelease from
         its Ready condition; ready is None when the object does not exist (yet)."""

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Any
 
 from ..cluster.flux import readiness
 from ..cluster.nodes import NodeInfo
 from ..errors import ClusterTemplateError
 from .kube_lists import (CERTIFICATES, GIT_REPOSITORIES, HELM_RELEASES, KUSTOMIZATIONS, OCI_REPOSITORIES, Kind,
-                         KubeLister)
+                         list_kind)
 from .report import Table
 
 DEBUG_KINDS: tuple[Kind, ...] = (
@@ -33,14 +34,14 @@ DEBUG_KINDS: tuple[Kind, ...] = (
 )
 
 
-def gather_debug(lister: KubeLister, *, now: datetime | None = None) -> list[Table]:
-    """One table per kind of DEBUG_KINDS, in that order."""
+def gather_debug(kube: Any, *, now: datetime | None = None) -> list[Table]:
+    """One table per kind of DEBUG_KINDS, in that order (`kube` is a `cluster.Kube`)."""
     moment = now or datetime.now(timezone.utc)
     tables = []
     for kind in DEBUG_KINDS:
         builder = _BUILDERS.get(kind.plural, _conditions_table)
         try:
-            objects = lister.list(kind)
+            objects = list_kind(kube, kind)
         except ClusterTemplateError as error:
             table = Table(kind.label, ())
             table.error = str(error).strip().splitlines()[0]

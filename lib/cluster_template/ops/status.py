@@ -20,7 +20,7 @@ from ..cluster.flux import flux_revision, readiness
 from ..errors import ClusterTemplateError
 from ..tools.talosctl import Talosctl
 from .kube_lists import (CERTIFICATES, GIT_REPOSITORIES, HELM_RELEASES, KUSTOMIZATIONS, OCI_REPOSITORIES, Kind,
-                         KubeLister)
+                         list_kind)
 from .nodes import Inventory, normalise_version
 from .report import Table
 
@@ -46,14 +46,14 @@ class ClusterStatus:
         return {"ok": self.ok, "problems": self.problems, "sections": [table.to_dict() for table in self.tables]}
 
 
-def gather_status(inventory: Inventory, talos: Talosctl, kube: Any, lister: KubeLister) -> ClusterStatus:
-    """`kube` is a `cluster.Kube` (its `nodes()`); every section is read even when others fail."""
+def gather_status(inventory: Inventory, talos: Talosctl, kube: Any) -> ClusterStatus:
+    """`kube` is a `cluster.Kube`; every section is read even when others fail."""
     status = ClusterStatus([nodes_table(inventory, talos, kube), etcd_table(inventory, talos)])
     for kind, title, required in FLUX_TABLES:
-        flux = ready_table(lister, kind, title, missing_is_problem=required, revision=True)
+        flux = ready_table(kube, kind, title, missing_is_problem=required, revision=True)
         if flux is not None:
             status.tables.append(flux)
-    certificates = ready_table(lister, CERTIFICATES, "Certificates", missing_is_problem=True)
+    certificates = ready_table(kube, CERTIFICATES, "Certificates", missing_is_problem=True)
     if certificates is not None:
         status.tables.append(certificates)
     return status
@@ -134,13 +134,13 @@ def etcd_table(inventory: Inventory, talos: Talosctl) -> Table:
     return table
 
 
-def ready_table(lister: KubeLister, kind: Kind, title: str, *, missing_is_problem: bool,
+def ready_table(kube: Any, kind: Kind, title: str, *, missing_is_problem: bool,
                 revision: bool = False) -> Table | None:
     """Objects with a Ready condition (Flux objects, Certificates), with the revision Flux last
     applied when `revision`; None when the kind is not served and that is no problem."""
     table = Table(title, ("NAMESPACE", "NAME", "READY", *(("REVISION",) if revision else ()), "MESSAGE"))
     try:
-        objects = lister.list(kind)
+        objects = list_kind(kube, kind)
     except ClusterTemplateError as error:
         table.error = _first_line(str(error))
         return table
