@@ -82,7 +82,10 @@ def make_environment(template_root: Path):
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
-    environment.filters.update(nthhost=nthhost, b64encode=b64encode, to_yaml=to_yaml, yaml_quote=yaml_quote)
+    from .dashboards import grafana_dashboard
+
+    environment.filters.update(nthhost=nthhost, b64encode=b64encode, to_yaml=to_yaml, yaml_quote=yaml_quote,
+                               grafana_dashboard=grafana_dashboard)
     return environment
 
 
@@ -100,11 +103,13 @@ def output_path(template: Path) -> str:
     return name[: -len(TEMPLATE_SUFFIX)] if name.endswith(TEMPLATE_SUFFIX) else name
 
 
-def render_templates(template_root: Path, context: Mapping[str, Any]) -> dict[str, bytes]:
-    """Render every template; return {output path: content} for the non-empty results."""
+def render_templates(template_root: Path, context: Mapping[str, Any], environment: Any = None) -> dict[str, bytes]:
+    """Render every template; return {output path: content} for the non-empty results. An
+    `environment` from `make_environment(template_root)` keeps its compiled templates between calls
+    (for callers that render many contexts)."""
     import jinja2
 
-    environment = make_environment(template_root)
+    environment = environment or make_environment(template_root)
     outputs: dict[str, bytes] = {}
     for template in template_files(template_root):
         target = output_path(template)

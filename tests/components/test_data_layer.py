@@ -83,6 +83,14 @@ def validate(project: Project):
                          talconfig_schema=SCHEMA_DIR / "talhelper/talconfig.schema.json")
 
 
+def assert_validated(report, stdout: str, kinds: tuple[str, ...]) -> None:
+    """configure said "no errors", the validator agrees, and it checked every one of `kinds`."""
+    assert report.ok, "\n".join(str(issue) for issue in report.errors)
+    assert "no errors" in stdout
+    for kind in kinds:
+        assert report.counts.get(kind), f"{kind} not checked"
+
+
 def bucket_script(files: dict[str, bytes]) -> str:
     return document(files, SETUP_JOB, "Job")["spec"]["template"]["spec"]["containers"][0]["command"][-1]
 
@@ -104,12 +112,9 @@ def all_on(tmp_path_factory):
 
 
 def test_everything_on_renders_and_validates(all_on):
-    report = all_on["report"]
-    assert report.ok, "\n".join(str(issue) for issue in report.errors)
-    assert "no errors" in all_on["stdout"]
-    for kind in ("Cluster", "Database", "ObjectStore", "ScheduledBackup", "Dragonfly", "Certificate", "Issuer",
-                 "PodMonitor", "PrometheusRule", "CiliumNetworkPolicy"):
-        assert report.counts.get(kind), f"{kind} not checked"
+    assert_validated(all_on["report"], all_on["stdout"], (
+        "Cluster", "Database", "ObjectStore", "ScheduledBackup", "Dragonfly", "Certificate", "Issuer", "PodMonitor",
+        "PrometheusRule", "CiliumNetworkPolicy"))
     files = all_on["files"]
     releases = {doc["metadata"]["name"] for path in files if path.endswith("helmrelease.yaml")
                 for doc in documents(files, path) if doc.get("kind") == "HelmRelease"}

@@ -99,11 +99,16 @@ def parsed_outputs(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _nested(node: Any) -> Any:
-    """Documents embedded as strings (talconfig's inline patches) parsed too."""
+    """Documents embedded as strings (talconfig's inline patches, JSON request bodies) parsed too."""
     if isinstance(node, dict):
         return {key: _nested(value) for key, value in node.items()}
     if isinstance(node, list):
         return [_nested(item) for item in node]
+    if isinstance(node, str) and node.startswith("{") and node.endswith("}"):
+        try:
+            return {"<json>": _nested(json.loads(node))}
+        except ValueError:
+            pass
     if isinstance(node, str) and "\n" in node and re.search(r"^\w+:", node, re.MULTILINE):
         try:
             return {"<embedded>": _nested(_yaml().load(node))}

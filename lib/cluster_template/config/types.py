@@ -13,6 +13,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 SECRET_MARK = "x-secret"
+# The task that reads a key no template uses (shown in docs/CONFIGURATION.md as "read by: ...").
+READ_BY_MARK = "x-read-by"
 
 
 def _ipv4(value: str) -> str:
@@ -173,6 +175,16 @@ def secret(default: Any = None, *, description: str, **kwargs: Any) -> Any:
     extra = dict(kwargs.pop("json_schema_extra", None) or {})
     extra[SECRET_MARK] = True
     return Field(default, description=description, json_schema_extra=extra, **kwargs)
+
+
+def read_by(task: str) -> dict[str, str]:
+    """`json_schema_extra` of a key only `task` reads (it changes no rendered file)."""
+    return {READ_BY_MARK: task}
+
+
+def reading_task(field_info: Any) -> str | None:
+    extra = getattr(field_info, "json_schema_extra", None)
+    return extra.get(READ_BY_MARK) if isinstance(extra, dict) else None
 
 
 def is_secret_field(field_info: Any) -> bool:

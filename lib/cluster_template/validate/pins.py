@@ -135,8 +135,8 @@ def _containers(value: Any, path: list) -> list[tuple[str, str]]:
 
 
 def _value_images(value: Any, path: list) -> list[tuple[str, str]]:
-    """Images set in Helm values: `image: repo:tag` strings, and mappings with `repository` and a
-    `tag` (no tag leaves the chart's own pinned default, which is fine)."""
+    """Images set in Helm values: `image: repo:tag` strings (or `image: repo` beside a `tag`), and
+    mappings with `repository` and a `tag` (no tag leaves the chart's own pinned default, which is fine)."""
     problems: list[tuple[str, str]] = []
     if isinstance(value, Mapping):
         if isinstance(value.get("repository"), str) and "tag" in value and not value.get("digest"):
@@ -147,10 +147,12 @@ def _value_images(value: Any, path: list) -> list[tuple[str, str]]:
                 if problem:
                     problems.append((format_path([*path, "tag"]), problem))
         for key, item in value.items():
-            if key == "image" and isinstance(item, str) and "/" in item:
-                problem = image_problem(item)
+            if key == "image" and isinstance(item, str) and item:
+                # `image: repo` with a sibling `tag` is the repository; else the whole reference.
+                tag = value.get("tag")
+                problem = image_problem(item) if tag is None else version_problem(tag, f"image {item!r} tag", item)
                 if problem:
-                    problems.append((format_path([*path, key]), problem))
+                    problems.append((format_path([*path, key if tag is None else "tag"]), problem))
             elif key in _CONTAINER_LISTS and isinstance(item, list):
                 problems += [(p, m) for p, m in _containers({key: item}, path)]
             else:

@@ -42,7 +42,8 @@ DRAGONFLY_CONSUMERS = (
     CacheConsumer("litellm", "dragonfly_litellm_password", "ai-system", "litellm_enabled",
                   f"~litellm:* resetchannels {_CACHE_COMMANDS}"),
     CacheConsumer("langfuse", "dragonfly_langfuse_password", "ai-system", "langfuse_enabled",
-                  f"~langfuse:* &langfuse:* {_CACHE_COMMANDS} +@pubsub"),
+                  # BullMQ (Langfuse's queues) runs Lua scripts and reads INFO for the server version.
+                  f"~langfuse:* &langfuse:* {_CACHE_COMMANDS} +@pubsub +@scripting +info"),
 )
 DRAGONFLY_PASSWORD_KEYS = ("dragonfly_password", *(consumer.password_key for consumer in DRAGONFLY_CONSUMERS))
 
