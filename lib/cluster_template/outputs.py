@@ -241,7 +241,7 @@ def _apply(ex: Executor, root: Path, plan: OutputPlan) -> None:
         if target.is_dir():
             continue
         if ex.remove(target, label=path) and not ex.dry:
-            _prune_empty_parents(root, target.parent)
+            prune_empty_parents(root, target.parent)
     ex.write_file(root / MANIFEST_FILE, manifest_text(plan.manifest), label=MANIFEST_FILE)
     if not ex.dry:
         shutil.rmtree(staging, ignore_errors=True)
@@ -254,7 +254,7 @@ def _swap_failed(path: str, exc: OSError) -> SwapError:
                      f"{STAGING_DIR}/{PLAN_FILE}; fix the cause and run `inv configure` to finish it")
 
 
-def _prune_empty_parents(root: Path, directory: Path) -> None:
+def prune_empty_parents(root: Path, directory: Path) -> None:
     """Remove folders the removal left empty, up to (never including) the repository root."""
     while directory != root and directory.is_dir() and not any(directory.iterdir()):
         os.rmdir(directory)

@@ -60,7 +60,8 @@ def test_full_bootstrap_then_reruns_are_fast_no_ops(bench: Bench):
     assert [call.argv[call.argv.index("--nodes") + 1] for call in bootstrap_calls(bench)] == [CONTROLLER]
     kubeconfig = bench.root / "kubeconfig"
     assert bench.api.url in kubeconfig.read_text()
-    assert json.loads((bench.root / ".inv/bootstrap.json").read_text())["etcd_bootstrap"]["node"] == "k8s-0"
+    journal = json.loads((bench.root / ".inv/journal/bootstrap.json").read_text())
+    assert journal["records"]["etcd_bootstrap"]["node"] == "k8s-0"
 
     started = time.monotonic()
     output = ok(bench, "bootstrap.talos")
@@ -267,7 +268,7 @@ def test_a_controller_reachable_only_through_an_endpoint_still_blocks_a_second_b
     talosconfig = bench.tools.cluster.write_talosconfig(bench.root / "talosconfig")
     ex = Executor(env=bench.tools.env)
     controllers = [bs.ClusterNode(name, address, True, "/dev/sda") for name, address, _ in HA_NODES]
-    step = bs.bootstrap_etcd(Talosctl(ex, talosconfig), controllers, bs.Journal(bench.root, ex), bs.StepLog(),
+    step = bs.bootstrap_etcd(Talosctl(ex, talosconfig), controllers, bs.bootstrap_journal(bench.root, ex), bs.StepLog(),
                              timing=bs.Timing(poll=0.05, bootstrap_pause=0.05, bootstrap_timeout=5), dry=False)
     assert bootstrap_calls(bench) == [] and step.outcome == bs.SKIPPED, step
     assert "members: k8s-1, k8s-2" in step.detail
@@ -365,6 +366,36 @@ def test_dry_runs_print_the_commands_and_change_nothing(bench: Bench):
                 or call.has("kubeconfig") or call.has("sync")]
     assert changing == []
     assert bench.api.writes() == []
+
+
+def test_after_template_tidy_a_dry_run_plans_every_node_from_the_talconfig(bench: Bench):
+    tidy = bench.inv("template.tidy", "--yes")
+    assert tidy.returncode == 0, bench.output(tidy)
+    assert not (bench.root / "nodes.yaml").exists() and not (bench.root / "cluster.yaml").exists()
+
+    plan = bench.inv("--dry", "bootstrap.talos")
+    assert plan.returncode == 0, bench.output(plan)
+    commands = [line for line in plan.stderr.splitlines() if line.startswith("would run: ")]
+    applies = [line.split("--nodes ")[1].split()[0] for line in commands if "apply-config" in line]
+    assert applies == list(ADDRESSES)
+    for name, _, _ in NODES:
+        assert f"apply {name}: planned" in plan.stdout
+    # The install disk comes from the talconfig too: preflight found it on every node.
+    assert plan.stdout.count("install disk /dev/sda present") == len(NODES), plan.stdout
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"format": 1, "nodes": []}'])
+def test_a_corrupt_bootstrap_journal_stops_the_run_naming_the_file(bench: Bench, text: str):
+    journal = bench.root / ".inv/journal/bootstrap.json"
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    journal.write_text(text)
+    for args in (("--dry", "bootstrap.talos"), ("bootstrap.talos",)):
+        result = bench.inv(*args)
+        assert result.returncode == 1, bench.output(result)
+        assert ".inv/journal/bootstrap.json" in result.stderr and "etcd members" in result.stderr
+        assert "would run:" not in result.stderr
+    assert bench.tools.calls("talosctl") == []
+    assert journal.read_text() == text
 
 
 def test_dry_apps_on_a_live_cluster_lists_the_changes_without_making_them(bench: Bench):

@@ -13,8 +13,8 @@ def flux_calls(day2, *tokens: str) -> list:
     return day2.cluster.calls("flux", *tokens)
 
 
-def test_reconcile_reconciles_root_with_source_and_reports_ready(tmp_path):
-    day2 = make_day2(tmp_path, controllers=1)
+def test_reconcile_reconciles_root_with_source_and_reports_ready(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=1, kube=fake_kube)
     day2.cluster.set_kustomization("cluster-apps", ready=True)
 
     result = day2.inv("reconcile")
@@ -28,8 +28,8 @@ def test_reconcile_reconciles_root_with_source_and_reports_ready(tmp_path):
     assert "✔ Kustomization flux-system/cluster-apps: Ready=True" in result.stdout
 
 
-def test_reconcile_reports_a_kustomization_that_stays_not_ready(tmp_path):
-    day2 = make_day2(tmp_path, controllers=1)
+def test_reconcile_reports_a_kustomization_that_stays_not_ready(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=1, kube=fake_kube)
     day2.cluster.set_kustomization("cluster-apps", ready=False, message=BROKEN)
 
     result = day2.inv("reconcile", "--timeout", "2")
@@ -39,8 +39,8 @@ def test_reconcile_reports_a_kustomization_that_stays_not_ready(tmp_path):
     assert "✔ Kustomization flux-system/flux-system: Ready=True" in result.stdout
 
 
-def test_reconcile_reports_a_failing_root_at_once(tmp_path):
-    day2 = make_day2(tmp_path, controllers=1)
+def test_reconcile_reports_a_failing_root_at_once(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=1, kube=fake_kube)
     day2.cluster.set_kustomization("flux-system", ready=False, message="decryption failed: no age key")
 
     result = day2.inv("reconcile", "--timeout", "60")
@@ -80,6 +80,26 @@ def test_status_highlights_what_is_not_ready_and_why(tmp_path, fake_kube):
     assert f"Flux Kustomizations: flux-system/cluster-apps: {BROKEN}" in report["problems"]
     kustomizations = next(s for s in report["sections"] if s["title"] == "Flux Kustomizations")
     assert {row["name"]: row["ok"] for row in kustomizations["rows"]} == {"cluster-apps": False, "flux-system": True}
+
+
+def test_status_reads_flux_through_the_api_so_a_multi_line_message_stays_one_row(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=1, workers=1, kube=fake_kube)
+    message = "kustomize build failed:\n  accumulating resources: 'apps/broken'\n  no such file or directory"
+    day2.cluster.set_kustomization("cluster-apps", ready=False, message=message)
+    day2.cluster.set_helmrelease("cilium", "kube-system", ready=True, revision="1.18.4")
+
+    result = day2.inv("status", "--json")
+
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    sections = {section["title"]: section for section in report["sections"]}
+    rows = sections["Flux Kustomizations"]["rows"]
+    assert [(row["name"], row["ok"]) for row in rows] == [("cluster-apps", False), ("flux-system", True)]
+    assert rows[0]["message"] == message and rows[0]["revision"]
+    assert [(row["name"], row["revision"]) for row in sections["Flux HelmReleases"]["rows"]] == [("cilium", "1.18.4")]
+    assert flux_calls(day2, "get") == [], "no `flux get` table is parsed"
+    text = day2.inv("status").stdout
+    assert "kustomize build failed: accumulating resources: 'apps/broken' no such file" in text
 
 
 def test_status_is_zero_when_everything_is_ready(tmp_path, fake_kube):

@@ -51,14 +51,14 @@ def test_plan_and_apply_pass_credentials_only_in_the_environment(infra_project, 
     events = tmp_path / "events.jsonl"
     plan = inv(infra_project, tools, "infra.plan", event_log=events)
     assert plan.returncode == 0, plan.stdout + plan.stderr
-    assert "Plan: 3 to add" in plan.stdout
     assert (infra_project.root / "infrastructure/tofu/tfplan").is_file()
     # The token variables are ephemeral: a plan file keeps every other variable's value.
     assert_nothing_leaks(credentials, (infra_project.root / "infrastructure/tofu/tfplan").read_text())
+    assert not tools.cluster.read()["tofu"].get("resources"), "a plan changes nothing"
+    assert plan.stdout.rstrip().endswith("saved the plan; review it above, then run `inv infra.apply`")
 
     apply = inv(infra_project, tools, "infra.apply", event_log=events)
     assert apply.returncode == 0, apply.stdout + apply.stderr
-    assert "Apply complete! Resources: 3 added" in apply.stdout
     assert not (infra_project.root / "infrastructure/tofu/tfplan").exists()  # applied once, then gone
     assert sorted(tools.cluster.read()["tofu"]["resources"]) == sorted(DESIRED)
 
@@ -95,7 +95,6 @@ def test_extra_arguments_pass_through(infra_project, tools):
     assert result.returncode == 0, result.stdout + result.stderr
     plan = tools.calls("tofu", "plan")[0]
     assert plan.argv[-2:] == ("-lock=false", "-target=proxmox_download_file.talos_iso")
-    assert "Plan: 1 to add" in result.stdout
 
 
 def test_apply_without_a_plan_fails_clearly(infra_project, tools):

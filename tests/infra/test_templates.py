@@ -54,8 +54,12 @@ def tfvars_nodes(files: dict[str, str]) -> dict[str, dict]:
     return {unquote(name): {key: unquote(value) for key, value in node.items()} for name, node in nodes.items()}
 
 
+NO_FORMATTER = "neither tofu nor terraform is on PATH (the fake tofu of tests/fakes does not parse HCL)"
+
+
 def formatter() -> str | None:
-    for candidate in ("tofu", "terraform", "/usr/local/bin/terraform"):
+    """A real tofu or terraform on PATH, never the fake one the tool tests put first."""
+    for candidate in ("tofu", "terraform"):
         found = shutil.which(candidate)
         if found and "tests/fakes" not in found:
             return found
@@ -222,7 +226,7 @@ FMT_CASES = {
 def test_rendered_files_are_fmt_clean(tmp_path, case):
     binary = formatter()
     if binary is None:
-        pytest.skip("neither tofu nor terraform is installed, so `fmt -check` cannot run")
+        pytest.skip(f"{NO_FORMATTER}, so `fmt -check` cannot run")
     extra, nodes = FMT_CASES[case]
     files = render_infra(tmp_path / "config", cluster_yaml(new_credentials(), extra=extra), nodes)
     out = tmp_path / "tofu"
@@ -246,7 +250,7 @@ def test_variables_accept_the_tfvars_and_locals_pick_the_isos(tmp_path):
     evaluates the locals that choose each node's Talos ISO."""
     binary = formatter()
     if binary is None:
-        pytest.skip("neither tofu nor terraform is installed")
+        pytest.skip(f"{NO_FORMATTER}, so the tfvars cannot be type-checked")
     nodes = ("nodes:\n"
              + node_entry("k8s-0", "192.168.1.10", controller=True, mac="bc:24:11:00:00:10",
                           extra="    secureboot: true\n")
