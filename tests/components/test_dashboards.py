@@ -61,3 +61,13 @@ def test_every_rendered_dashboard_is_a_macro_dashboard_with_panels_a_unique_uid_
         assert all(panel["targets"] and all(target["expr"] for target in panel["targets"])
                    for panel in board["panels"]), name
         assert len({panel["id"] for panel in board["panels"]}) == len(board["panels"]), name
+
+
+def test_no_template_writes_a_dashboard_by_hand():
+    """Whatever the configuration: the label the Grafana sidecar loads, or dashboard JSON, appears
+    only in the macro (a chart's own dashboards are switched on in its values instead)."""
+    macro = REPO / "templates/config/_macros/grafana.j2"
+    by_hand = [str(path.relative_to(REPO)) for path in (REPO / "templates").rglob("*")
+               if path.is_file() and path != macro
+               and any(mark in path.read_text(errors="replace") for mark in ('grafana_dashboard: "1"', '"schemaVersion"'))]
+    assert not by_hand, f"use _macros/grafana.j2: {by_hand}"
