@@ -3,8 +3,9 @@
 The dashboards the template ships itself (Flux, cert-manager, Envoy Gateway, the logs pipeline and
 every component's: CloudNativePG, Dragonfly, RustFS, LiteLLM, Langfuse, Obot) cannot come from
 grafana.com when the render is checked offline, so they are generated here: `grafana_dashboard`
-lays the panels out two per row (or at the width a panel asks for) and returns the dashboard JSON that a `grafana_dashboard: "1"` ConfigMap carries (see
-`templates/config/_macros/grafana.j2`). The output is a pure function of its input, so a render is
+lays the panels out two per row (or at the width a panel asks for) and returns the dashboard JSON
+that a `grafana_dashboard: "1"` ConfigMap carries (see `templates/config/_macros/grafana.j2`, the
+only template that writes one). The output is a pure function of its input, so a render is
 reproducible.
 """
 
@@ -38,7 +39,7 @@ def grafana_dashboard(panels: Sequence[Mapping[str, Any]], uid: str, title: str,
     """The JSON of a dashboard with `panels` ({title, queries: [[expr, legend], ...], unit?, type?,
     datasource?: prometheus | loki, width?: 1-24 columns, thresholds?: [[value, colour], ...]}) and
     `variables` ({name, query}: a multi-value Prometheus label_values query, "All" by default);
-    a panel is half a row wide, a "logs" panel the whole row."""
+    a panel is half a row wide unless it gives its width, a "logs" panel the whole row."""
     if not panels:
         raise DashboardError(f"dashboard {uid}: no panels")
     names = _variable_names(uid, variables)
@@ -91,15 +92,19 @@ def _width(uid: str, panel: Mapping[str, Any]) -> int:
 
 def _thresholds(uid: str, panel: Mapping[str, Any]) -> dict[str, Any]:
     """Grafana's absolute threshold steps: green below the first value, each colour from its value up."""
+    given = panel["thresholds"]
     steps = [{"color": "green", "value": None}]
     previous = float("-inf")
-    for step in panel["thresholds"]:
-        if (len(step) != 2 or isinstance(step[0], bool) or not isinstance(step[0], (int, float))
-                or not isinstance(step[1], str) or not step[1] or step[0] <= previous):
-            raise DashboardError(f"dashboard {uid}, panel {panel['title']!r}: thresholds are [[value, colour], ...] "
-                                 "with rising values")
+    for step in given if isinstance(given, (list, tuple)) else ():
+        if (not isinstance(step, (list, tuple)) or len(step) != 2 or isinstance(step[0], bool)
+                or not isinstance(step[0], (int, float)) or not isinstance(step[1], str) or not step[1]
+                or step[0] <= previous):
+            break
         previous = step[0]
         steps.append({"color": step[1], "value": step[0]})
+    if len(steps) == 1 or len(steps) != len(given) + 1:
+        raise DashboardError(f"dashboard {uid}, panel {panel['title']!r}: thresholds are [[value, colour], ...] "
+                             "with rising values")
     return {"mode": "absolute", "steps": steps}
 
 

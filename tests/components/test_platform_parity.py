@@ -217,6 +217,9 @@ def test_dashboard_filter_lays_out_panels_and_refuses_malformed_ones():
                 [{"title": "t", "queries": [["up", "l"]], "width": "6"}],
                 [{"title": "t", "queries": [["up", "l"]], "thresholds": [["1", "red"]]}],
                 [{"title": "t", "queries": [["up", "l"]], "thresholds": [[5, "orange"], [1, "red"]]}],
+                [{"title": "t", "queries": [["up", "l"]], "thresholds": []}],
+                [{"title": "t", "queries": [["up", "l"]], "thresholds": 1}],
+                [{"title": "t", "queries": [["up", "l"]], "thresholds": [1, "red"]}],
                 [{"title": "t", "queries": [["up{namespace=~\"$namespace\"}", "l"]]}]):
         with pytest.raises(DashboardError):
             grafana_dashboard(bad, "x", "X", [])
