@@ -13,18 +13,18 @@ from tests.components.test_data_layer import ALL_ON as DATA_LAYER
 from tests.components.test_langfuse import LANGFUSE
 from tests.components.test_litellm import LITELLM
 from tests.components.test_obot import OBOT
-from tests.components.test_platform import Renderer, initialized_copy, load_all, outputs
+from tests.components.test_platform import KEYCLOAK, Renderer, initialized_copy, load_all, outputs
 from tests.components.test_platform_parity import PLATFORM
 from tests.conftest import REPO
 
-EVERYTHING = {**PLATFORM, **DATA_LAYER, **LITELLM, **LANGFUSE, **OBOT,
+EVERYTHING = {**PLATFORM, **DATA_LAYER, **LITELLM, **LANGFUSE, **OBOT, **KEYCLOAK, "keycloak_monitoring_enabled": True,
               "dragonfly_litellm_password": "df-litellm-pass", "dragonfly_langfuse_password": "df-langfuse-pass",
               "litellm_monitoring_enabled": True, "langfuse_monitoring_enabled": True,
               "obot_monitoring_enabled": True, "rustfs_monitoring_enabled": True}
 # The dashboard templates, by ConfigMap name: the test must see each of them, so none can drop out
 # of the render (or stop being a grafana_dashboard ConfigMap) unnoticed.
 EXPECTED = {"flux", "cert-manager", "envoy-gateway", "logs-pipeline", "cloudnative-pg", "dragonfly", "rustfs",
-            "litellm", "langfuse", "obot"}
+            "litellm", "langfuse", "obot", "keycloak"}
 
 
 @pytest.fixture(scope="module")
