@@ -41,6 +41,9 @@ _KEYS: dict[str, str] = {
     "external_secrets_enabled": "secrets are sops-encrypted in git; External Secrets is not supported",
     "external_secrets_provider": "secrets are sops-encrypted in git; External Secrets is not supported",
     "onepassword_connect_host": "secrets are sops-encrypted in git; External Secrets is not supported",
+    "obot_encryption_provider": "Obot's data is always encrypted with obot_encryption_key (the seed's aws, gcp "
+                                "and azure providers need a KMS key and cloud credentials no key provides); "
+                                "remove the key",
     "rustfs_buffer_profile": "no template of the seed used it either; remove the key",
     "github_org_role_mapping": "Keycloak's GitHub provider reads the user's profile and e-mail only, never "
                                "organization membership (the seed's mapper matched organizations_url, which "
