@@ -156,7 +156,7 @@ def write_makejinja_setup(root: Path, work: Path) -> list[str]:
         "from cluster_template.render import b64encode, nthhost, to_yaml, yaml_quote\n"
         "class Plugin:\n"
         "    def __init__(self, **kwargs):\n        pass\n"
-        "    def filters(self):\n        return [b64encode, nthhost, to_yaml]\n"
+        "    def filters(self):\n        return [b64encode, nthhost, to_yaml, yaml_quote]\n"
     )
     (work / "makejinja.toml").write_text(f"""\
 [makejinja]
