@@ -201,3 +201,18 @@ def test_any_mutating_task_settles_an_interrupted_swap_first(small):
     assert "completed an interrupted `configure` swap" in result.stderr
     assert (root / "kubernetes/apps/default/settings.yaml").read_bytes() == b"x: 2\n"
     assert not (root / outputs.STAGING_DIR).exists()
+
+
+def test_compiled_templates_are_kept_and_an_edited_macro_file_reaches_the_output(small):
+    small.write("templates/config/_macros/label.j2", "#% macro label(name) %#old-#{ name }##% endmacro %#\n")
+    small.write("templates/config/kubernetes/apps/default/labelled.yaml.j2",
+                '#% import "_macros/label.j2" as m %#\n'
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: labelled\ndata:\n  label: #{ m.label('x') }#\n")
+    assert small.inv("configure", "--yes").returncode == 0
+    assert b"label: old-x" in (small.root / "kubernetes/apps/default/labelled.yaml").read_bytes()
+    compiled = sorted((small.root / ".inv/cache/jinja").glob("*.jinja"))
+    assert len(compiled) == len(list((small.root / "templates/config").rglob("*.j2")))  # the macro file too
+    small.write("templates/config/_macros/label.j2", "#% macro label(name) %#new-#{ name }##% endmacro %#\n")
+    result = small.inv("configure", "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert b"label: new-x" in (small.root / "kubernetes/apps/default/labelled.yaml").read_bytes()

@@ -25,6 +25,7 @@ from ..safepath import inside
 from ..secrets import encrypt_outputs
 from ..stopwatch import Stopwatch, stage
 from ..validate.leaks import find_leaks
+from .validation import CACHE_DIR
 
 TEMPLATE_DIR = Path("templates") / "config"
 
@@ -93,7 +94,8 @@ def configure(
         context = derive(config, local)
         secrets = credentials(config, local)
     with stage(watch, "render"):
-        rendered = render_templates(root / TEMPLATE_DIR, context)
+        rendered = render_templates(root / TEMPLATE_DIR, context, cache_dir=root / CACHE_DIR / "jinja",
+                                    write_cache=not ex.dry)
     with stage(watch, "credential guard"):
         leaks = find_leaks(rendered, secrets)
     if leaks:  # checked on the plaintext, before anything is encrypted, staged or written
