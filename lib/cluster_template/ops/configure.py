@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import fingerprint, outputs
+from .. import fingerprint, outputs, secretrecord
 from ..config.load import Config, load_config
 from ..config.model import secret_keys
 from ..derive import derive
@@ -22,7 +22,7 @@ from ..inputs import AGE_KEY_FILE, LocalInputs, read_local_inputs
 from ..render import render_templates
 from ..run import Executor
 from ..safepath import inside
-from ..secrets import encrypt_outputs
+from ..secrets import SOPS_CONFIG, encrypt_outputs, is_secret_path
 from ..stopwatch import Stopwatch, stage
 from ..validate.leaks import find_leaks
 from .validation import CACHE_DIR
@@ -101,9 +101,16 @@ def configure(
     if leaks:  # checked on the plaintext, before anything is encrypted, staged or written
         raise OutputInvalid(_invalid(leaks))
     with stage(watch, "encrypt"):
+        record_key = secretrecord.record_key(local.age_private_key)
+        secret_paths = sorted(path for path in rendered if is_secret_path(path))
+        sops_rules = rendered.get(SOPS_CONFIG, b"")
+        kept = secretrecord.known_unchanged(root, fingerprint.read_state(root).get(secretrecord.STATE_KEY),
+                                            record_key, rendered, secret_paths, sops_rules)
         files = encrypt_outputs(
-            ex, root, rendered, age_public_key=context["age_public_key"], age_key_file=root / AGE_KEY_FILE
+            ex, root, {path: content for path, content in rendered.items() if path not in kept},
+            age_public_key=context["age_public_key"], age_key_file=root / AGE_KEY_FILE,
         )
+        files.update(kept)
     with stage(watch, "plan"):
         plan = outputs.plan_outputs(root, files)
     if ex.dry:
@@ -111,11 +118,13 @@ def configure(
         return ConfigureResult(plan, recovered=recovered, timings=watch.stages)
 
     with stage(watch, "stage"):
-        staging = outputs.stage(ex, root, files)
+        staging = outputs.stage(ex, root, files, unchanged=plan.unchanged)
     summary = ""
     try:
         if validate_output is not None:
-            problems, summary = validate_output(staging, secrets, watch)
+            # No credentials to look for again: the guard above read these same bytes (every file
+            # outside *.sops.* is staged exactly as rendered).
+            problems, summary = validate_output(staging, (), watch)
             if problems:
                 raise OutputInvalid(_invalid(problems))
         if plan.changed and not confirm(plan):
@@ -125,7 +134,8 @@ def configure(
         raise
     with stage(watch, "swap"):
         outputs.commit(ex, root, plan)
-        state = {"inputs": inputs_digest, "outputs": fingerprint.outputs_digest(root)}
+        state = {"inputs": inputs_digest, "outputs": fingerprint.outputs_digest(root),
+                 secretrecord.STATE_KEY: secretrecord.record(record_key, rendered, files, secret_paths, sops_rules)}
         ex.write_file(state_file, json.dumps(state, indent=1) + "\n",
                       label=str(fingerprint.STATE_FILE), quiet=True)
     return ConfigureResult(plan, summary, recovered, watch.stages)
