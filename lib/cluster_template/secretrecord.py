@@ -2,11 +2,13 @@
 
 `secrets.encrypt_outputs` keeps a secret's ciphertext when its decrypted content equals the new
 plaintext, which costs one `sops --decrypt` per secret on every run. After a successful configure
-this record (kept in configure's state file) holds, per secret: a keyed digest of the plaintext it
-was rendered from, and the SHA-256 of the bytes written. On the next run a secret whose new
-plaintext has the same keyed digest and whose file still has the recorded bytes is known to hold it:
-its bytes are kept as they are and sops is not called for it. Anything else (another plaintext, a
-file edited or re-encrypted by hand, a record from another key, a damaged record) takes the
+this record (kept in configure's state file) holds, per secret: keyed digests of the plaintext it
+was rendered from (its bytes, and its data as parsed) and a keyed seal of those and the bytes
+written. On the
+next run, for a file that still has the recorded bytes: the same plaintext (or the same data)
+means the file holds it, so its bytes are kept and sops is not called; other data means it does
+not, so it is encrypted without first being decrypted to find that out. Anything else (a file
+edited or re-encrypted by hand, a record from another key, a damaged record) takes the full
 `encrypt_outputs` path, so the record can only skip work, never change a result.
 
 The digest is an HMAC keyed by the age private key, over the rendered `.sops.yaml` (its creation
@@ -19,47 +21,94 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .yamlload import YamlError, load
+
 STATE_KEY = "secrets"
-_CONTEXT = b"cluster-template configure secret record 1\0"
+_CONTEXT = b"cluster-template configure secret record 2\0"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kept: dict[str, bytes]  # path -> current bytes: the file holds the new plaintext, encrypted
+    changed: frozenset[str]  # the file holds other data than the new plaintext: encrypt, no decrypt
 
 
 def record_key(age_private_key: str) -> bytes:
     return hashlib.sha256(_CONTEXT + age_private_key.encode()).digest()
 
 
-def _plaintext_digest(key: bytes, sops_rules: bytes, plaintext: bytes) -> str:
-    message = hashlib.sha256(sops_rules).digest() + plaintext
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+def _mac(key: bytes, sops_rules: bytes, kind: bytes, message: bytes) -> str:
+    return hmac.new(key, kind + b"\0" + hashlib.sha256(sops_rules).digest() + message, hashlib.sha256).hexdigest()
+
+
+def _data_mac(key: bytes, sops_rules: bytes, path: str, plaintext: bytes) -> str:
+    """Over the parsed plaintext, as `secrets` compares a decrypted file with it (sops re-indents)."""
+    data = load(plaintext.decode(), source=path, secret=True)
+    return _mac(key, sops_rules, b"data", json.dumps(data, sort_keys=True, default=str).encode())
+
+
+def _seal(key: bytes, path: str, text_mac: str, data_mac: str, written: bytes) -> str:
+    """Binds an entry to its path, its two digests and the bytes written, under the key: only this
+    key's own entry for this very file matches."""
+    message = "\0".join((path, text_mac, data_mac, hashlib.sha256(written).hexdigest())).encode()
+    return hmac.new(key, b"seal\0" + message, hashlib.sha256).hexdigest()
 
 
 def record(key: bytes, rendered: Mapping[str, bytes], written: Mapping[str, bytes], secrets: list[str],
-           sops_rules: bytes) -> dict[str, list[str]]:
-    """The record of the `secrets` paths of one run: rendered plaintext and written ciphertext."""
-    return {path: [_plaintext_digest(key, sops_rules, rendered[path]), hashlib.sha256(written[path]).hexdigest()]
-            for path in secrets if path in written}
-
-
-def known_unchanged(root: Path, previous: Any, key: bytes, rendered: Mapping[str, bytes], secrets: list[str],
-                    sops_rules: bytes) -> dict[str, bytes]:
-    """{path: current bytes} of the `secrets` whose file provably holds the new plaintext encrypted
-    (see the module docstring); `previous` is the record of the last run, trusted in no part."""
-    if not isinstance(previous, dict):
-        return {}
-    kept: dict[str, bytes] = {}
+           sops_rules: bytes, previous: Any = None) -> dict[str, list[str]]:
+    """The record of the `secrets` paths of one run: its rendered plaintext (as bytes and as data)
+    and the bytes written. An entry of `previous` for the same plaintext lends its data digest."""
+    entries = {}
     for path in secrets:
-        entry = previous.get(path)
-        if not (isinstance(entry, list) and len(entry) == 2 and all(isinstance(part, str) for part in entry)):
+        if path not in written:
             continue
-        if not hmac.compare_digest(entry[0], _plaintext_digest(key, sops_rules, rendered[path])):
+        text_mac = _mac(key, sops_rules, b"text", rendered[path])
+        old = _entry(previous, path)
+        data_mac = old[1] if old and hmac.compare_digest(old[0], text_mac) else \
+            _data_mac(key, sops_rules, path, rendered[path])
+        entries[path] = [text_mac, data_mac, _seal(key, path, text_mac, data_mac, written[path])]
+    return entries
+
+
+def compare(root: Path, previous: Any, key: bytes, rendered: Mapping[str, bytes], secrets: list[str],
+            sops_rules: bytes) -> Verdict:
+    """What the record of the last run (`previous`, trusted in no part) proves about each secret's
+    file: it holds the new plaintext (kept), or other data (changed). A secret with no entry, or
+    whose file no longer has the recorded bytes, is in neither."""
+    kept: dict[str, bytes] = {}
+    changed = set()
+    for path in secrets:
+        entry = _entry(previous, path)
+        if entry is None:
             continue
         try:
             current = (root / path).read_bytes()
         except OSError:
             continue
-        if hmac.compare_digest(entry[1], hashlib.sha256(current).hexdigest()):
+        if not hmac.compare_digest(entry[2], _seal(key, path, entry[0], entry[1], current)):
+            continue  # another file, or an entry this key did not make
+        if hmac.compare_digest(entry[0], _mac(key, sops_rules, b"text", rendered[path])):
             kept[path] = current
-    return kept
+            continue
+        try:
+            same_data = hmac.compare_digest(entry[1], _data_mac(key, sops_rules, path, rendered[path]))
+        except YamlError:
+            continue  # encrypt_outputs reports it
+        if same_data:
+            kept[path] = current
+        else:
+            changed.add(path)
+    return Verdict(kept, frozenset(changed))
+
+
+def _entry(previous: Any, path: str) -> list[str] | None:
+    entry = previous.get(path) if isinstance(previous, dict) else None
+    if isinstance(entry, list) and len(entry) == 3 and all(isinstance(part, str) for part in entry):
+        return entry
+    return None

@@ -104,13 +104,13 @@ def configure(
         record_key = secretrecord.record_key(local.age_private_key)
         secret_paths = sorted(path for path in rendered if is_secret_path(path))
         sops_rules = rendered.get(SOPS_CONFIG, b"")
-        kept = secretrecord.known_unchanged(root, fingerprint.read_state(root).get(secretrecord.STATE_KEY),
-                                            record_key, rendered, secret_paths, sops_rules)
+        previous = fingerprint.read_state(root).get(secretrecord.STATE_KEY)
+        known = secretrecord.compare(root, previous, record_key, rendered, secret_paths, sops_rules)
         files = encrypt_outputs(
-            ex, root, {path: content for path, content in rendered.items() if path not in kept},
-            age_public_key=context["age_public_key"], age_key_file=root / AGE_KEY_FILE,
+            ex, root, {path: content for path, content in rendered.items() if path not in known.kept},
+            age_public_key=context["age_public_key"], age_key_file=root / AGE_KEY_FILE, known_changed=known.changed,
         )
-        files.update(kept)
+        files.update(known.kept)
     with stage(watch, "plan"):
         plan = outputs.plan_outputs(root, files)
     if ex.dry:
@@ -135,7 +135,8 @@ def configure(
     with stage(watch, "swap"):
         outputs.commit(ex, root, plan)
         state = {"inputs": inputs_digest, "outputs": fingerprint.outputs_digest(root),
-                 secretrecord.STATE_KEY: secretrecord.record(record_key, rendered, files, secret_paths, sops_rules)}
+                 secretrecord.STATE_KEY: secretrecord.record(record_key, rendered, files, secret_paths, sops_rules,
+                                                             previous)}
         ex.write_file(state_file, json.dumps(state, indent=1) + "\n",
                       label=str(fingerprint.STATE_FILE), quiet=True)
     return ConfigureResult(plan, summary, recovered, watch.stages)
