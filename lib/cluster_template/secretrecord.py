@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from typing import Any
 from .yamlload import YamlError, load
 
 STATE_KEY = "secrets"
+CREDENTIALS_KEY = "credentials"
 _CONTEXT = b"cluster-template configure secret record 2\0"
 
 
@@ -41,6 +42,12 @@ class Verdict:
 
 def record_key(age_private_key: str) -> bytes:
     return hashlib.sha256(_CONTEXT + age_private_key.encode()).digest()
+
+
+def credentials_digest(key: bytes, credentials: Iterable[str]) -> str:
+    """A keyed digest of the set of credential values the guard searched the outputs for."""
+    message = b"\0".join(sorted(value.encode() for value in set(credentials)))
+    return hmac.new(key, b"credentials\0" + message, hashlib.sha256).hexdigest()
 
 
 def _mac(key: bytes, sops_rules: bytes, kind: bytes, message: bytes) -> str:

@@ -154,3 +154,29 @@ def decrypt_bytes(project: Project, path: str, content: bytes) -> str:
         return decrypt(project, str(copy.relative_to(project.root)))
     finally:
         shutil.rmtree(project.root / ".inv" / "compare")
+
+
+def test_unchanged_files_are_searched_again_when_the_credentials_change(small):
+    assert small.inv("configure", "--yes").returncode == 0
+    settings = (small.root / "kubernetes/apps/default/settings.yaml").read_text()
+    address = re.search(r'coredns: "([0-9.]+)"', settings).group(1)
+    (small.root / "github-push-token.txt").write_text(address + "\n")  # now a credential in an unchanged file
+    result = small.inv("configure", "--yes")
+    assert result.returncode != 0
+    assert "kubernetes/apps/default/settings.yaml" in result.stdout + result.stderr
+    assert "credential" in result.stdout + result.stderr
+
+
+def test_a_file_put_in_place_by_hand_is_searched_even_when_it_matches_the_render(small):
+    small.write("templates/config/kubernetes/apps/default/extra.yaml.j2",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  token: #{ github_push_token }#\n")
+    token = (small.root / "github-push-token.txt").read_text().strip()
+    extra = small.root / "kubernetes/apps/default/extra.yaml"
+    assert small.inv("configure", "--yes").returncode != 0  # refused: the token in a plain file
+    (small.root / "templates/config/kubernetes/apps/default/extra.yaml.j2").unlink()
+    assert small.inv("configure", "--yes").returncode == 0
+    extra.write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  token: {token}\n")
+    small.write("templates/config/kubernetes/apps/default/extra.yaml.j2", extra.read_text())  # same bytes
+    result = small.inv("configure", "--yes")
+    assert result.returncode != 0
+    assert "kubernetes/apps/default/extra.yaml" in result.stdout + result.stderr

@@ -21,7 +21,7 @@ from ..errors import ClusterTemplateError, Refused
 from ..inputs import AGE_KEY_FILE, LocalInputs, read_local_inputs
 from ..render import render_templates
 from ..run import Executor
-from ..safepath import inside
+from ..safepath import UnsafePath, inside
 from ..secrets import SOPS_CONFIG, encrypt_outputs, is_secret_path
 from ..stopwatch import Stopwatch, stage
 from ..validate.leaks import find_leaks
@@ -97,14 +97,16 @@ def configure(
         rendered = render_templates(root / TEMPLATE_DIR, context, cache_dir=root / CACHE_DIR / "jinja",
                                     write_cache=not ex.dry)
     with stage(watch, "credential guard"):
-        leaks = find_leaks(rendered, secrets)
+        state = fingerprint.read_state(root)
+        record_key = secretrecord.record_key(local.age_private_key)
+        searched_for = secretrecord.credentials_digest(record_key, secrets)
+        leaks = find_leaks(_unguarded(root, rendered, state, searched_for), secrets)
     if leaks:  # checked on the plaintext, before anything is encrypted, staged or written
         raise OutputInvalid(_invalid(leaks))
     with stage(watch, "encrypt"):
-        record_key = secretrecord.record_key(local.age_private_key)
         secret_paths = sorted(path for path in rendered if is_secret_path(path))
         sops_rules = rendered.get(SOPS_CONFIG, b"")
-        previous = fingerprint.read_state(root).get(secretrecord.STATE_KEY)
+        previous = state.get(secretrecord.STATE_KEY)
         known = secretrecord.compare(root, previous, record_key, rendered, secret_paths, sops_rules)
         files = encrypt_outputs(
             ex, root, {path: content for path, content in rendered.items() if path not in known.kept},
@@ -135,11 +137,34 @@ def configure(
     with stage(watch, "swap"):
         outputs.commit(ex, root, plan)
         state = {"inputs": inputs_digest, "outputs": fingerprint.outputs_digest(root),
+                 secretrecord.CREDENTIALS_KEY: searched_for,
                  secretrecord.STATE_KEY: secretrecord.record(record_key, rendered, files, secret_paths, sops_rules,
                                                              previous)}
         ex.write_file(state_file, json.dumps(state, indent=1) + "\n",
                       label=str(fingerprint.STATE_FILE), quiet=True)
     return ConfigureResult(plan, summary, recovered, watch.stages)
+
+
+def _unguarded(root: Path, rendered: dict[str, bytes], state: dict, searched_for: str) -> dict[str, bytes]:
+    """The rendered files the credential guard has to read. When the last successful run searched
+    for the same credentials (`searched_for`) and the files it wrote (its manifest) are still
+    exactly as it wrote them, each of those rendered to the bytes it already has passed that
+    search: only the others are read."""
+    if state.get(secretrecord.CREDENTIALS_KEY) != searched_for or state.get("outputs") != fingerprint.outputs_digest(root):
+        return rendered
+    try:
+        written = set(outputs.read_manifest(root))
+    except UnsafePath:  # the plan refuses it, naming the entry
+        return rendered
+    return {path: content for path, content in rendered.items()
+            if path not in written or _current_bytes(root / path) != content}
+
+
+def _current_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _invalid(problems: list) -> str:
