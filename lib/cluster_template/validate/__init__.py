@@ -56,6 +56,7 @@ def validate_tree(
     fetch_crd_schema: Callable[[str], Path | None] | None = None,
     stopwatch: Stopwatch | None = None,
     build_cache_dir: Path | None = None,
+    verdict_cache_dir: Path | None = None,
     in_process_builds: bool = True,
     secrets: Iterable[str] = (),
     entry_points: Iterable[str] = DEFAULT_ENTRY_POINTS,
@@ -74,7 +75,9 @@ def validate_tree(
     `schema_dir` (by its path relative to it) and returns where it put it, or None if none exists.
     `stopwatch`, when given, records the time of each stage. `build_cache_dir` keeps successful
     kubectl builds by a digest of their inputs (see `buildcache`); `in_process_builds=False` sends
-    every kustomization to kubectl (for comparing the two).
+    every kustomization to kubectl (for comparing the two). `verdict_cache_dir` keeps which objects
+    passed their schema checks, by a digest of the object, its schema and the validator (`verdicts`),
+    so an unchanged object is not validated again.
 
     The guards run on the same tree: no value of `secrets` (the configuration's credentials) in a
     file outside `*.sops.*` (`leaks`), every chart and image pinned to an exact version (`pins`), and
@@ -96,6 +99,7 @@ def validate_tree(
     from .scan import scan_tree
     from .schemas import SchemaStore
     from .talos import check_talos
+    from .verdicts import Verdicts
 
     root = Path(root).resolve()
     if not root.is_dir():
@@ -105,7 +109,8 @@ def validate_tree(
     collector = IssueCollector()
     with stage(stopwatch, "validate: scan + parse"):
         tree = scan_tree(root, collector)
-    checker = ObjectChecker(store, collector)
+    verdicts = Verdicts(verdict_cache_dir) if verdict_cache_dir is not None else None
+    checker = ObjectChecker(store, collector, verdicts)
     with stage(stopwatch, "validate: patch files"):
         for source in tree.files.values():
             if source.role == "patch":
@@ -124,4 +129,6 @@ def validate_tree(
         collector.extend(find_leaks(tracked_files(root), secrets))
     with stage(stopwatch, "validate: talos"):
         check_talos(root, store, collector, talos_schema=talos_schema, talconfig_schema=talconfig_schema)
+    if verdicts is not None and not executor.dry:
+        verdicts.save()
     return collector.report(redact=executor.redactor.redact)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .issues import IssueCollector, ValidationIssue
 from .patches import json_patch_problems, without_directives
-from .schemas import SchemaStore, check, format_path
+from .schemas import SchemaHandle, SchemaStore, check, format_path
 from .yamldocs import YamlSyntaxError, load_documents
+
+if TYPE_CHECKING:
+    from .verdicts import Verdicts
 
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 FLUX_HELM_GROUP = "helm.toolkit.fluxcd.io"
@@ -84,9 +87,10 @@ def is_flux_kustomization(data: Any) -> bool:
 class ObjectChecker:
     """Checks Kubernetes objects (whole, or as patches) against their schemas and counts them."""
 
-    def __init__(self, store: SchemaStore, collector: IssueCollector):
+    def __init__(self, store: SchemaStore, collector: IssueCollector, verdicts: Verdicts | None = None):
         self.store = store
         self.collector = collector
+        self.verdicts = verdicts  # objects that passed before are not validated again
 
     def check_object(self, obj: Located) -> None:
         data = obj.data
@@ -108,13 +112,20 @@ class ObjectChecker:
         if handle is None:
             self.collector.add(obj.issue("", self._no_schema(data["apiVersion"], data["kind"])))
             return
-        problems = check(handle, data)
-        if handle.is_crd and isinstance(data.get("metadata"), Mapping):
-            problems += check(self.store.object_meta(), data["metadata"], prefix=["metadata"])
+        key = self.verdicts.key(handle.source, data) if self.verdicts is not None else None
+        problems = [] if self.verdicts is not None and self.verdicts.passed(key) else self._schema_problems(handle, data)
+        if not problems and self.verdicts is not None:
+            self.verdicts.add(key)
         for problem in problems:
             self.collector.add(obj.issue(problem.path, problem.message))
         self.collector.count(data["kind"])
         self._check_inline_patches(obj)
+
+    def _schema_problems(self, handle: SchemaHandle, data: Mapping) -> list:
+        problems = check(handle, data)
+        if handle.is_crd and isinstance(data.get("metadata"), Mapping):
+            problems += check(self.store.object_meta(), data["metadata"], prefix=["metadata"])
+        return problems
 
     def check_patch(self, obj: Located, document: Any, prefix: Sequence[str | int] = ()) -> None:
         """A strategic-merge patch (mapping) or JSON6902 operations (list), located at `prefix`."""

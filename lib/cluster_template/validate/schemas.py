@@ -51,6 +51,7 @@ class SchemaHandle:
     label: str
     validator: Any
     is_crd: bool = False
+    source: str = ""  # what the verdict depends on: the schema file's path and a digest of its bytes
 
 
 class SchemaStore:
@@ -92,7 +93,8 @@ class SchemaStore:
             if {"group": group, "version": version, "kind": kind} in declared:
                 validator = _validator_class(relaxed)(
                     schema, registry=_core_registry(str(self.core_dir)), format_checker=_format_checker())
-                return SchemaHandle(f"kubernetes {self.core_dir.name} {core_file.name}", validator)
+                return SchemaHandle(f"kubernetes {self.core_dir.name} {core_file.name}", validator,
+                                    source=_file_identity(core_file) + "\0" + _file_identity(self.core_dir))
         if group:
             crd_file = self.crd_dir / group / f"{kind.lower()}_{version}.json"
             if not crd_file.is_file() and self.fetch_crd_schema is not None:
@@ -106,7 +108,8 @@ class SchemaStore:
                     schema["properties"] = {**envelope, **schema["properties"]}
                     schema["additionalProperties"] = False
                 validator = _validator_class(relaxed)(schema, format_checker=_format_checker())
-                return SchemaHandle(f"{group}/{crd_file.name}", validator, is_crd=True)
+                return SchemaHandle(f"{group}/{crd_file.name}", validator, is_crd=True,
+                                    source=_file_identity(crd_file) + "\0" + _file_identity(self.core_dir))
         return None
 
     # -- other schema files -----------------------------------------------------------------
@@ -135,6 +138,17 @@ class SchemaStore:
             if key not in self._cache:
                 self._cache[key] = build()
             return self._cache[key]
+
+
+@lru_cache(maxsize=None)
+def _file_identity(path: Path) -> str:
+    """A schema file as its path and the digest of its bytes; the core folder as the digest of the
+    definitions every core schema refers to (ObjectMeta among them)."""
+    import hashlib
+
+    if path.is_dir():
+        return _file_identity(path / "_definitions.json")
+    return f"{path}:{hashlib.sha256(path.read_bytes()).hexdigest()}"
 
 
 def core_schema_dir(kubernetes_version: str) -> Path:
