@@ -30,7 +30,6 @@ from typing import Any
 from .yamlload import YamlError, load
 
 STATE_KEY = "secrets"
-CREDENTIALS_KEY = "credentials"
 _CONTEXT = b"cluster-template configure secret record 2\0"
 
 

@@ -6,6 +6,7 @@ has agreed; see `outputs` for how the swap stays all-or-nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from ..errors import ClusterTemplateError, Refused
 from ..inputs import AGE_KEY_FILE, LocalInputs, read_local_inputs
 from ..render import render_templates
 from ..run import Executor
-from ..safepath import UnsafePath, inside
+from ..safepath import inside
 from ..secrets import SOPS_CONFIG, encrypt_outputs, is_secret_path
 from ..stopwatch import Stopwatch, stage
 from ..validate.leaks import find_leaks
@@ -100,7 +101,7 @@ def configure(
         state = fingerprint.read_state(root)
         record_key = secretrecord.record_key(local.age_private_key)
         searched_for = secretrecord.credentials_digest(record_key, secrets)
-        leaks = find_leaks(_unguarded(root, rendered, state, searched_for), secrets)
+        leaks = find_leaks(_unguarded(rendered, state, searched_for), secrets)
     if leaks:  # checked on the plaintext, before anything is encrypted, staged or written
         raise OutputInvalid(_invalid(leaks))
     with stage(watch, "encrypt"):
@@ -137,7 +138,7 @@ def configure(
     with stage(watch, "swap"):
         outputs.commit(ex, root, plan)
         state = {"inputs": inputs_digest, "outputs": fingerprint.outputs_digest(root),
-                 secretrecord.CREDENTIALS_KEY: searched_for,
+                 GUARDED_KEY: _guarded(rendered, searched_for),
                  secretrecord.STATE_KEY: secretrecord.record(record_key, rendered, files, secret_paths, sops_rules,
                                                              previous)}
         ex.write_file(state_file, json.dumps(state, indent=1) + "\n",
@@ -145,26 +146,30 @@ def configure(
     return ConfigureResult(plan, summary, recovered, watch.stages)
 
 
-def _unguarded(root: Path, rendered: dict[str, bytes], state: dict, searched_for: str) -> dict[str, bytes]:
-    """The rendered files the credential guard has to read. When the last successful run searched
-    for the same credentials (`searched_for`) and the files it wrote (its manifest) are still
-    exactly as it wrote them, each of those rendered to the bytes it already has passed that
-    search: only the others are read."""
-    if state.get(secretrecord.CREDENTIALS_KEY) != searched_for or state.get("outputs") != fingerprint.outputs_digest(root):
-        return rendered
-    try:
-        written = set(outputs.read_manifest(root))
-    except UnsafePath:  # the plan refuses it, naming the entry
-        return rendered
-    return {path: content for path, content in rendered.items()
-            if path not in written or _current_bytes(root / path) != content}
+GUARDED_KEY = "guarded"
 
 
-def _current_bytes(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return None
+def _unguarded(rendered: dict[str, bytes], state: dict, searched_for: str) -> dict[str, bytes]:
+    """The rendered files the credential guard has to read: its verdict on a file outside *.sops.*
+    depends only on the file's bytes and the credentials, so content that passed the last search
+    for the same credentials (`searched_for`) passes again and is not read."""
+    guarded = state.get(GUARDED_KEY)
+    if not isinstance(guarded, dict) or guarded.get("credentials") != searched_for \
+            or not isinstance(guarded.get("passed"), list):
+        return rendered
+    passed = set(guarded["passed"])
+    return {path: content for path, content in rendered.items() if _digest(content) not in passed}
+
+
+def _guarded(rendered: dict[str, bytes], searched_for: str) -> dict:
+    """The record of a search that found nothing: every content outside *.sops.* (plaintext that is
+    committed as it is, so its digest tells nothing new)."""
+    passed = sorted({_digest(content) for path, content in rendered.items() if not is_secret_path(path)})
+    return {"credentials": searched_for, "passed": passed}
+
+
+def _digest(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
 
 
 def _invalid(problems: list) -> str:
