@@ -14,7 +14,7 @@ from cluster_template.ops.validation import as_configure_check
 from cluster_template.run import Executor
 
 from ..conftest import SCHEMA_DIR, Project
-from .test_configure import decrypt, generated
+from .test_configure import decrypt, generated, without_caches
 
 CLOUDFLARE_SECRET = "kubernetes/apps/default/secret.sops.yaml"
 TALOS_SECRET = "talos/cluster-secret.sops.yaml"
@@ -36,10 +36,6 @@ def configure_in_process(project: Project, monkeypatch) -> tuple[Executor, objec
     ex = Executor()
     result = configure(project.root, ex, confirm=lambda plan: True, validate_output=as_configure_check(ex))
     return ex, result
-
-
-def without_caches(files: dict[str, bytes]) -> dict[str, bytes]:
-    return {path: content for path, content in files.items() if not path.startswith(".inv/cache/")}
 
 
 def set_key(project: Project, key: str, value: str) -> None:
@@ -180,3 +176,14 @@ def test_a_file_put_in_place_by_hand_is_searched_even_when_it_matches_the_render
     result = small.inv("configure", "--yes")
     assert result.returncode != 0
     assert "kubernetes/apps/default/extra.yaml" in result.stdout + result.stderr
+
+
+def test_a_cache_folder_symlinked_outside_is_refused_and_nothing_is_written_there(small, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (small.root / ".inv").mkdir()
+    (small.root / ".inv" / "cache").symlink_to(outside, target_is_directory=True)
+    result = small.inv("configure", "--yes")
+    assert result.returncode != 0
+    assert "leads outside the repository" in result.stderr and "Traceback" not in result.stderr
+    assert list(outside.iterdir()) == []

@@ -87,6 +87,7 @@ def configure(
 ) -> ConfigureResult:
     watch = stopwatch or Stopwatch()
     state_file = inside(root, fingerprint.STATE_FILE)  # refused now, not after the swap
+    compiled = inside(root, CACHE_DIR / "jinja")  # never written through a symlink leading out
     with stage(watch, "recover + input digest"):
         recovered = outputs.recover(ex, root, replan=True) if settle else None
         inputs_digest = fingerprint.inputs_digest(root)  # before reading: an edit during the run is seen next time
@@ -95,7 +96,7 @@ def configure(
         context = derive(config, local)
         secrets = credentials(config, local)
     with stage(watch, "render"):
-        rendered = render_templates(root / TEMPLATE_DIR, context, cache_dir=root / CACHE_DIR / "jinja",
+        rendered = render_templates(root / TEMPLATE_DIR, context, cache_dir=compiled,
                                     write_cache=not ex.dry)
     with stage(watch, "credential guard"):
         state = fingerprint.read_state(root)

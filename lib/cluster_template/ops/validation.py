@@ -24,7 +24,9 @@ def validate_rendered(root: Path, ex: Executor, secrets: Iterable[str] = (), sto
     the repository `project`, whose caches are used); `secrets` are the credential values no file
     outside `*.sops.*` may hold."""
     from .. import schemas
+    from ..safepath import inside
 
+    caches = project or root
     return validate_tree(
         root,
         executor=ex,
@@ -35,8 +37,8 @@ def validate_rendered(root: Path, ex: Executor, secrets: Iterable[str] = (), sto
         fetch_crd_schema=schemas.crd_schema,
         workers=KUSTOMIZE_WORKERS,
         stopwatch=stopwatch,
-        build_cache_dir=(project or root) / CACHE_DIR / "kustomize",
-        verdict_cache_dir=(project or root) / CACHE_DIR / "schema-verdicts",
+        build_cache_dir=inside(caches, CACHE_DIR / "kustomize"),  # never written through a symlink leading out
+        verdict_cache_dir=inside(caches, CACHE_DIR / "schema-verdicts"),
         secrets=secrets,
     )
 
