@@ -1,4 +1,6 @@
-"""Which encrypted outputs still hold exactly what configure would encrypt now, without asking sops.
+"""What the last successful configure proved about its outputs, so the next run need not prove it
+again: which encrypted outputs still hold exactly what it would encrypt now (without asking sops),
+and which plaintext contents the credential guard already searched.
 
 `secrets.encrypt_outputs` keeps a secret's ciphertext when its decrypted content equals the new
 plaintext, which costs one `sops --decrypt` per secret on every run. After a successful configure
@@ -15,6 +17,11 @@ The digest is an HMAC keyed by the age private key, over the rendered `.sops.yam
 rules decide how a file is encrypted) and the plaintext: the state file lives in the repository
 folder (git-ignored), and a plain hash of a rendered secret would let anyone who reads it test
 guesses of a weak password offline. Without the age key the digests reveal nothing.
+
+The credential guard's verdict on a file outside `*.sops.*` depends only on its bytes and the set
+of credentials, so the record of a run holds a keyed digest of that set and the SHA-256 of every
+such content (plaintext committed as it is: its digest tells nothing new); with the same set, a
+content found there passed and is not searched again.
 """
 
 from __future__ import annotations
@@ -27,9 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .secrets import is_secret_path
 from .yamlload import YamlError, load
 
 STATE_KEY = "secrets"
+SEARCHED_KEY = "guarded"
 _CONTEXT = b"cluster-template configure secret record 2\0"
 
 
@@ -118,3 +127,19 @@ def _entry(previous: Any, path: str) -> list[str] | None:
     if isinstance(entry, list) and len(entry) == 3 and all(isinstance(part, str) for part in entry):
         return entry
     return None
+
+
+def unsearched(rendered: Mapping[str, bytes], previous: Any, searched_for: str) -> dict[str, bytes]:
+    """The rendered files the credential guard has to read, given the record of the last search
+    (`previous`, from `searched`) and the digest of the credentials searched for now."""
+    if not isinstance(previous, dict) or previous.get("credentials") != searched_for \
+            or not isinstance(previous.get("passed"), list):
+        return dict(rendered)
+    passed = set(previous["passed"])
+    return {path: content for path, content in rendered.items() if hashlib.sha256(content).hexdigest() not in passed}
+
+
+def searched(rendered: Mapping[str, bytes], searched_for: str) -> dict:
+    """The record of a search that found nothing in `rendered`: its contents outside *.sops.*."""
+    passed = {hashlib.sha256(content).hexdigest() for path, content in rendered.items() if not is_secret_path(path)}
+    return {"credentials": searched_for, "passed": sorted(passed)}

@@ -6,7 +6,6 @@ has agreed; see `outputs` for how the swap stays all-or-nothing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -102,7 +101,8 @@ def configure(
         state = fingerprint.read_state(root)
         record_key = secretrecord.record_key(local.age_private_key)
         searched_for = secretrecord.credentials_digest(record_key, secrets)
-        leaks = find_leaks(_unguarded(rendered, state, searched_for), secrets)
+        leaks = find_leaks(secretrecord.unsearched(rendered, state.get(secretrecord.SEARCHED_KEY), searched_for),
+                           secrets)
     if leaks:  # checked on the plaintext, before anything is encrypted, staged or written
         raise OutputInvalid(_invalid(leaks))
     with stage(watch, "encrypt"):
@@ -139,38 +139,12 @@ def configure(
     with stage(watch, "swap"):
         outputs.commit(ex, root, plan)
         state = {"inputs": inputs_digest, "outputs": fingerprint.outputs_digest(root),
-                 GUARDED_KEY: _guarded(rendered, searched_for),
+                 secretrecord.SEARCHED_KEY: secretrecord.searched(rendered, searched_for),
                  secretrecord.STATE_KEY: secretrecord.record(record_key, rendered, files, secret_paths, sops_rules,
                                                              previous)}
         ex.write_file(state_file, json.dumps(state, indent=1) + "\n",
                       label=str(fingerprint.STATE_FILE), quiet=True)
     return ConfigureResult(plan, summary, recovered, watch.stages)
-
-
-GUARDED_KEY = "guarded"
-
-
-def _unguarded(rendered: dict[str, bytes], state: dict, searched_for: str) -> dict[str, bytes]:
-    """The rendered files the credential guard has to read: its verdict on a file outside *.sops.*
-    depends only on the file's bytes and the credentials, so content that passed the last search
-    for the same credentials (`searched_for`) passes again and is not read."""
-    guarded = state.get(GUARDED_KEY)
-    if not isinstance(guarded, dict) or guarded.get("credentials") != searched_for \
-            or not isinstance(guarded.get("passed"), list):
-        return rendered
-    passed = set(guarded["passed"])
-    return {path: content for path, content in rendered.items() if _digest(content) not in passed}
-
-
-def _guarded(rendered: dict[str, bytes], searched_for: str) -> dict:
-    """The record of a search that found nothing: every content outside *.sops.* (plaintext that is
-    committed as it is, so its digest tells nothing new)."""
-    passed = sorted({_digest(content) for path, content in rendered.items() if not is_secret_path(path)})
-    return {"credentials": searched_for, "passed": passed}
-
-
-def _digest(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
 
 
 def _invalid(problems: list) -> str:

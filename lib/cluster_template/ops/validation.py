@@ -11,7 +11,7 @@ from ..validate import ValidationReport, validate_tree
 
 KUBERNETES_SCHEMA_VERSION = "1.35.0"
 # The project's caches (git-ignored state): kubectl builds by their inputs, compiled templates,
-# objects that passed their schema checks.
+# objects that passed their schema checks and parsed YAML.
 CACHE_DIR = Path(".inv") / "cache"
 # kustomize builds are mostly process start-up and I/O: four at a time is measurably faster than three
 # even on two cores (1.46 s → 1.26 s for the 31 builds of the all-components render).
@@ -38,7 +38,7 @@ def validate_rendered(root: Path, ex: Executor, secrets: Iterable[str] = (), sto
         workers=KUSTOMIZE_WORKERS,
         stopwatch=stopwatch,
         build_cache_dir=inside(caches, CACHE_DIR / "kustomize"),  # never written through a symlink leading out
-        verdict_cache_dir=inside(caches, CACHE_DIR / "schema-verdicts"),
+        cache_dir=inside(caches, CACHE_DIR / "validate"),
         secrets=secrets,
     )
 

@@ -146,7 +146,11 @@ class ObjectChecker:
             self.collector.add(obj.issue(list(prefix), self._no_schema(api_version, kind)))
             return
         cleaned = without_directives(document)
-        for problem in check(handle, cleaned, prefix=prefix):
+        key = self.verdicts.key(handle.source + "\0patch", cleaned) if self.verdicts is not None else None
+        problems = [] if self.verdicts is not None and self.verdicts.passed(key) else check(handle, cleaned, prefix=prefix)
+        if not problems and self.verdicts is not None:
+            self.verdicts.add(key)
+        for problem in problems:
             self.collector.add(obj.issue(problem.path, problem.message))
         self.collector.count(f"{kind} patch")
         if isinstance(cleaned, Mapping):
