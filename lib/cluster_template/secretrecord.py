@@ -13,7 +13,7 @@ not, so it is encrypted without first being decrypted to find that out. Anything
 edited or re-encrypted by hand, a record from another key, a damaged record) takes the full
 `encrypt_outputs` path, so the record can only skip work, never change a result.
 
-The digest is an HMAC keyed by the age private key, over the rendered `.sops.yaml` (its creation
+The digest is an HMAC keyed by the age private key (and the code that judged), over the rendered `.sops.yaml` (its creation
 rules decide how a file is encrypted) and the plaintext: the state file lives in the repository
 folder (git-ignored), and a plain hash of a rendered secret would let anyone who reads it test
 guesses of a weak password offline. Without the age key the digests reveal nothing.
@@ -48,13 +48,25 @@ class Verdict:
     changed: frozenset[str]  # the file holds other data than the new plaintext: encrypt, no decrypt
 
 
+# The code whose verdicts the record stands for: a change to how secrets are encrypted or reused,
+# or to how the guard searches, makes every earlier record worthless.
+_JUDGES = ("secretrecord.py", "secrets.py", "tools/sops.py", "validate/leaks.py")
+
+
 def record_key(age_private_key: str) -> bytes:
-    return hashlib.sha256(_CONTEXT + age_private_key.encode()).digest()
+    """The key of this checkout's records: the age private key and the code of `_JUDGES`."""
+    digest = hashlib.sha256(_CONTEXT)
+    here = Path(__file__).resolve().parent
+    for name in _JUDGES:
+        digest.update(name.encode() + b"\0" + hashlib.sha256((here / name).read_bytes()).digest())
+    digest.update(age_private_key.encode())
+    return digest.digest()
 
 
 def credentials_digest(key: bytes, credentials: Iterable[str]) -> str:
     """A keyed digest of the set of credential values the guard searched the outputs for."""
-    message = b"\0".join(sorted(value.encode() for value in set(credentials)))
+    values = sorted(value.encode() for value in set(credentials))
+    message = b"".join(len(value).to_bytes(8, "big") + value for value in values)
     return hmac.new(key, b"credentials\0" + message, hashlib.sha256).hexdigest()
 
 

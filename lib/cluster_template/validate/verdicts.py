@@ -3,7 +3,7 @@ validated again.
 
 Checking an object against its schema is a pure function of the object, the schema files it uses
 and the validator's code. The key digests all of them: this cache's format, the source of every
-module of this package, the schema's `source` (path and digest of the schema file, and of the core
+module of this package and of jsonschema, the schema's `source` (path and digest of the schema file, and of the core
 definitions), and the object as canonical JSON. Only passes are stored, so every problem is always
 found afresh; a key that cannot be made (a value JSON cannot hold) is never cached. The file is
 written atomically at the end of a run, bounded in size, and anything unreadable in it is ignored.
@@ -23,8 +23,13 @@ FILE_NAME = "passed.json"
 
 
 def _code_digest() -> str:
+    """This package's source and jsonschema's (an upgrade may judge the same object otherwise)."""
+    import importlib.util
+
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+    spec = importlib.util.find_spec("jsonschema")
+    library = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.py")) if spec else []
+    for path in [*sorted(Path(__file__).resolve().parent.glob("*.py")), *library]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
