@@ -146,5 +146,6 @@ def _validate(root, executor, store, collector, verdicts, external, *, workers, 
         check_reachable(tree, objects, collector, entry_points=entry_points, external=external)
         collector.extend(find_leaks(tracked_files(root), secrets))
     with stage(stopwatch, "validate: talos"):
-        check_talos(root, store, collector, talos_schema=talos_schema, talconfig_schema=talconfig_schema)
+        check_talos(root, store, collector, talos_schema=talos_schema, talconfig_schema=talconfig_schema,
+                    verdicts=verdicts)
     return collector.report(redact=executor.redactor.redact)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .issues import IssueCollector, ValidationIssue
 from .patches import json_patch_problems, without_directives
 from .schemas import SchemaHandle, SchemaStore, check, format_path
+from .verdicts import Verdicts, checked
 from .yamldocs import YamlSyntaxError, load_documents
-
-if TYPE_CHECKING:
-    from .verdicts import Verdicts
 
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 FLUX_HELM_GROUP = "helm.toolkit.fluxcd.io"
@@ -112,10 +110,7 @@ class ObjectChecker:
         if handle is None:
             self.collector.add(obj.issue("", self._no_schema(data["apiVersion"], data["kind"])))
             return
-        key = self.verdicts.key(handle.source, data) if self.verdicts is not None else None
-        problems = [] if self.verdicts is not None and self.verdicts.passed(key) else self._schema_problems(handle, data)
-        if not problems and self.verdicts is not None:
-            self.verdicts.add(key)
+        problems = checked(self.verdicts, handle.source, data, lambda: self._schema_problems(handle, data))
         for problem in problems:
             self.collector.add(obj.issue(problem.path, problem.message))
         self.collector.count(data["kind"])
@@ -146,10 +141,8 @@ class ObjectChecker:
             self.collector.add(obj.issue(list(prefix), self._no_schema(api_version, kind)))
             return
         cleaned = without_directives(document)
-        key = self.verdicts.key(handle.source + "\0patch", cleaned) if self.verdicts is not None else None
-        problems = [] if self.verdicts is not None and self.verdicts.passed(key) else check(handle, cleaned, prefix=prefix)
-        if not problems and self.verdicts is not None:
-            self.verdicts.add(key)
+        problems = checked(self.verdicts, handle.source + "\0patch", cleaned,
+                           lambda: check(handle, cleaned, prefix=prefix))
         for problem in problems:
             self.collector.add(obj.issue(problem.path, problem.message))
         self.collector.count(f"{kind} patch")

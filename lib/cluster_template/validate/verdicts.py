@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,17 @@ def _plain(value: Any) -> bool:
     if isinstance(value, list):
         return all(_plain(item) for item in value)
     return value is None or isinstance(value, (str, int, float, bool))
+
+
+def checked(verdicts: Verdicts | None, source: str, document: Any, run: Callable[[], list]) -> list:
+    """The problems `run` finds in `document` (checked against the schema `source` names), or none
+    without running it when `verdicts` knows the document passed; a pass is recorded."""
+    if verdicts is None:
+        return run()
+    key = verdicts.key(source, document)
+    if verdicts.passed(key):
+        return []
+    problems = run()
+    if not problems:
+        verdicts.add(key)
+    return problems
