@@ -31,6 +31,9 @@ class LocalInputs:
     github_push_token: str
     cloudflare_tunnel_id: str
     cloudflare_tunnel_token: str
+    # The raw TunnelSecret of cloudflare-tunnel.json: not a template input (the token carries it),
+    # only a value that must never be rendered or printed in clear.
+    cloudflare_tunnel_secret: str = ""
 
     def as_context(self) -> dict[str, Any]:
         return {
@@ -43,7 +46,8 @@ class LocalInputs:
         }
 
     def secrets(self) -> tuple[str, ...]:
-        values = (self.age_private_key, self.github_deploy_key, self.github_push_token, self.cloudflare_tunnel_token)
+        values = (self.age_private_key, self.github_deploy_key, self.github_push_token, self.cloudflare_tunnel_token,
+                  self.cloudflare_tunnel_secret)
         return tuple(value for value in values if value)
 
 
@@ -139,10 +143,10 @@ def read_local_inputs(root: Path, *, deploy_key_required: bool) -> LocalInputs:
             issues.append(ConfigIssue(PUSH_TOKEN_FILE, "", "must be one word of printable ASCII (no spaces, quotes "
                                                            "or backslashes); delete it and run `inv init` for a new one"))
 
-    tunnel_id = token = ""
+    tunnel_id = token = tunnel_secret = ""
     try:
         credentials = read_tunnel_credentials(root / TUNNEL_FILE)
-        tunnel_id = credentials["TunnelID"]
+        tunnel_id, tunnel_secret = credentials["TunnelID"], credentials["TunnelSecret"]
         token = tunnel_token(credentials)
     except FileNotFoundError:
         issues.append(ConfigIssue(
@@ -156,4 +160,4 @@ def read_local_inputs(root: Path, *, deploy_key_required: bool) -> LocalInputs:
 
     if issues:
         raise ConfigError(issues)
-    return LocalInputs(age_public, age_private, deploy_key, push_token, tunnel_id, token)
+    return LocalInputs(age_public, age_private, deploy_key, push_token, tunnel_id, token, tunnel_secret)

@@ -91,7 +91,10 @@ def make_environment(template_root: Path, *, cache_dir: Path | None = None, writ
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
-    environment.filters.update(nthhost=nthhost, b64encode=b64encode, to_yaml=to_yaml, yaml_quote=yaml_quote)
+    from .dashboards import grafana_dashboard
+
+    environment.filters.update(nthhost=nthhost, b64encode=b64encode, to_yaml=to_yaml, yaml_quote=yaml_quote,
+                               grafana_dashboard=grafana_dashboard)
     if cache_dir is not None:
         environment.bytecode_cache = _compiled_cache(environment, Path(cache_dir), write_cache)
     return environment
@@ -156,13 +159,15 @@ def output_path(template: Path) -> str:
     return name[: -len(TEMPLATE_SUFFIX)] if name.endswith(TEMPLATE_SUFFIX) else name
 
 
-def render_templates(template_root: Path, context: Mapping[str, Any], *, cache_dir: Path | None = None,
-                     write_cache: bool = True) -> dict[str, bytes]:
-    """Render every template; return {output path: content} for the non-empty results. `cache_dir`
-    keeps compiled templates between runs (see the module docstring)."""
+def render_templates(template_root: Path, context: Mapping[str, Any], environment: Any = None, *,
+                     cache_dir: Path | None = None, write_cache: bool = True) -> dict[str, bytes]:
+    """Render every template; return {output path: content} for the non-empty results. An
+    `environment` from `make_environment(template_root)` keeps its compiled templates between calls
+    (for callers that render many contexts); `cache_dir` keeps them between runs (see the module
+    docstring)."""
     import jinja2
 
-    environment = make_environment(template_root, cache_dir=cache_dir, write_cache=write_cache)
+    environment = environment or make_environment(template_root, cache_dir=cache_dir, write_cache=write_cache)
     outputs: dict[str, bytes] = {}
     for template in template_files(template_root):
         target = output_path(template)

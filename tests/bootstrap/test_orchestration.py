@@ -238,6 +238,19 @@ def test_wait_until_every_node_left_maintenance():
     assert clock.sleeps == [5, 5, 5]  # three looks find the nodes installing, the fourth configured
 
 
+def test_a_long_install_wait_says_how_long_it_has_lasted():
+    clock = Clock()
+    talos = ScriptedTalos(machines(), install_looks=40)  # 40 looks, 5 s apart: over three minutes
+    for node in NODES:
+        talos.apply_config(node.address, CONFIGS[node.name])
+    heard: list[str] = []
+    bs.wait_left_maintenance(talos, NODES, bs.StepLog(heard.append), timing=timing(clock, poll=5), dry=False)
+    beats = [line for line in heard if line.startswith("still waiting for nodes to leave maintenance mode")]
+    assert beats[:2] == ["still waiting for nodes to leave maintenance mode (30s): k8s-0, k8s-1, k8s-2",
+                         "still waiting for nodes to leave maintenance mode (1m00s): k8s-0, k8s-1, k8s-2"], heard
+    assert len(beats) == int(clock.now // 30)
+
+
 def test_wait_gives_up_at_the_deadline_naming_the_nodes_still_installing():
     clock = Clock()
     talos = ScriptedTalos(machines(), install_looks=1000)

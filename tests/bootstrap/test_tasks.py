@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import INV, SCHEMA_DIR
 
-from .conftest import ADDRESSES, CONTROLLER, NODES, Bench, rename_fake_nodes
+from .conftest import ADDRESSES, CONTROLLER, HA_NODES, NODES, Bench, rename_fake_nodes
 
 RELEASES = ["kube-system/cilium", "kube-system/coredns", "kube-system/spegel", "cert-manager/cert-manager",
             "flux-system/flux-operator", "flux-system/flux-instance"]
@@ -239,6 +239,76 @@ def test_reinstalling_the_first_controller_joins_it_to_the_running_etcd(ha_runni
     assert not state["etcd"].get("foreign")
     assert [call.returncode for call in bootstrap_calls(bench)] in ([], [1])  # never accepted
     assert "joined" in output and "k8s-0" in output
+
+
+def _joining_first_controller_behind_a_firewall(bench: Bench) -> None:
+    """The state a run interrupted after re-applying the first controller leaves: k8s-0 is
+    configured again but still joining, with empty etcd data (so Talos would accept a bootstrap
+    there), and this machine reaches the other controllers only through k8s-0's apid."""
+    bench.tools.cluster.set_timing(etcd_join_seconds=1.5)
+    with bench.tools.cluster.edit() as state:
+        first = next(node for node in state["nodes"] if node["ip"] == CONTROLLER)
+        first["etcd_data"] = None
+        state["etcd"]["members"] = [m for m in state["etcd"]["members"] if m["hostname"] != first["hostname"]]
+        for node in state["nodes"]:
+            node["client_unreachable"] = node["ip"] != CONTROLLER
+
+
+def test_a_controller_reachable_only_through_an_endpoint_still_blocks_a_second_bootstrap(ha_running_bench: Bench):
+    """Asked at their own addresses, the controllers that run etcd do not answer and the joining
+    one has no members: without the talosconfig's endpoints the step would bootstrap k8s-0 (no
+    journal: another checkout) and found a second etcd cluster."""
+    from cluster_template.ops import bootstrap as bs
+    from cluster_template.run import Executor
+    from cluster_template.tools.talosctl import Talosctl
+
+    bench = ha_running_bench
+    _joining_first_controller_behind_a_firewall(bench)
+    talosconfig = bench.tools.cluster.write_talosconfig(bench.root / "talosconfig")
+    ex = Executor(env=bench.tools.env)
+    controllers = [bs.ClusterNode(name, address, True, "/dev/sda") for name, address, _ in HA_NODES]
+    step = bs.bootstrap_etcd(Talosctl(ex, talosconfig), controllers, bs.Journal(bench.root, ex), bs.StepLog(),
+                             timing=bs.Timing(poll=0.05, bootstrap_pause=0.05, bootstrap_timeout=5), dry=False)
+    assert bootstrap_calls(bench) == [] and step.outcome == bs.SKIPPED, step
+    assert "members: k8s-1, k8s-2" in step.detail
+    assert not bench.tools.cluster.read()["etcd"].get("foreign")
+
+
+def test_bootstrap_talos_reaches_controllers_through_the_endpoints_and_lets_the_first_join(ha_running_bench: Bench):
+    bench = ha_running_bench
+    _joining_first_controller_behind_a_firewall(bench)
+    output = ok(bench, "bootstrap.talos")
+    assert bootstrap_calls(bench) == [], output
+    assert "apply k8s-1: skipped" in output and "apply k8s-2: skipped" in output
+    deadline = time.monotonic() + 10
+    while bench.tools.cluster.node(CONTROLLER).get("etcd_data") is None:
+        assert time.monotonic() < deadline, "k8s-0 never joined"
+        time.sleep(0.1)
+    assert list(bench.tools.cluster.etcd_clusters().values()) == [["k8s-0", "k8s-1", "k8s-2"]]
+
+
+def test_a_stale_kubeconfig_is_replaced_not_merged_into(tmp_path: Path):
+    """An earlier cluster's kubeconfig (its API gone) must not survive beside the new credentials."""
+    from cluster_template.ops import bootstrap as bs
+    from cluster_template.run import Executor
+    from cluster_template.tools.talosctl import Talosctl
+    from tests.fakes import fakeyaml
+    from tests.fakes.fixtures import fake_tools
+
+    tools = fake_tools(tmp_path, controllers=1, stage="running")
+    talosconfig = tools.cluster.write_talosconfig(tmp_path / "talosconfig")
+    stale = "old-cluster-token-" + "x" * 20
+    (tmp_path / "kubeconfig").write_text(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: old\n  cluster:\n    server: https://127.0.0.1:1\n"
+        f"users:\n- name: admin@old\n  user:\n    token: {stale}\ncontexts:\n- name: admin@old\n  context:\n"
+        "    cluster: old\n    user: admin@old\ncurrent-context: admin@old\n")
+    ex = Executor(env=tools.env)
+    step = bs.fetch_kubeconfig(tmp_path, Talosctl(ex, talosconfig), bs.ClusterNode("k8s-0", CONTROLLER, True, "/dev/sda"),
+                               bs.StepLog())
+    assert step.outcome == bs.DONE
+    written = (tmp_path / "kubeconfig").read_text()
+    assert stale not in written
+    assert [c["name"] for c in fakeyaml.load(written)["contexts"]] == ["admin@kubernetes"]
 
 
 def test_dry_apply_node_on_a_generated_config_prints_no_value_of_the_secrets_bundle(running_bench: Bench):

@@ -38,9 +38,10 @@ DRAGONFLY_ACL = {**DRAGONFLY, "dragonfly_acl_enabled": True, "dragonfly_litellm_
                  "dragonfly_langfuse_password": "df-langfuse"}
 LITELLM = {**CNPG, **DRAGONFLY_ACL, "litellm_enabled": True, "litellm_master_key": "sk-" + "m" * 29,
            "litellm_salt_key": "s" * 32, "litellm_db_password": "litellm-db"}
-LANGFUSE = {**CNPG, **DRAGONFLY, "langfuse_enabled": True, "langfuse_nextauth_secret": "n" * 32,
+LANGFUSE = {**CNPG, **DRAGONFLY, **RUSTFS, "langfuse_enabled": True, "langfuse_nextauth_secret": "n" * 32,
             "langfuse_salt": "s" * 32, "langfuse_encryption_key": "0123456789abcdef" * 4,
-            "langfuse_postgres_password": "lf-db", "langfuse_clickhouse_password": "lf-ch"}
+            "langfuse_postgres_password": "lf-db", "langfuse_clickhouse_password": "lf-ch",
+            "langfuse_s3_access_key": "a", "langfuse_s3_secret_key": "s"}
 OBOT = {**CNPG, "obot_enabled": True, "obot_db_password": "obot-db", "obot_bootstrap_token": "b" * 64,
         "obot_encryption_key": "A" * 43 + "="}
 PROXMOX = {"proxmox_api_url": "https://pve.example.com:8006/api2/json", "proxmox_node": "pve",
@@ -85,7 +86,8 @@ def test_every_field_has_a_description():
 CREDENTIAL_SUFFIXES = ("_password", "_secret", "_secret_key", "_access_key", "_api_key", "_master_key", "_salt_key",
                        "_token", "_encryption_key", "_public_key", "_token_id", "_token_secret", "_webhook_url",
                        "_smtp_url", "_user_email")
-NOT_CREDENTIALS = {"rustfs_access_key", "backup_age_public_key"}  # an admin user name; a public age key
+NOT_CREDENTIALS = {"rustfs_access_key", "backup_age_public_key",  # an admin user name; a public age key
+                   "oidc_refresh_token"}  # a flag: whether the gateway refreshes tokens
 
 
 def test_credentials_are_secret():
@@ -150,7 +152,9 @@ def test_minimal_core_config_is_valid_and_components_are_off():
     ("langfuse_cache_api_key_ttl", 300),
     ("langfuse_cache_prompt_enabled", True),
     ("langfuse_cache_prompt_ttl", 300),
-    ("langfuse_session_max_age", 2592000),
+    ("langfuse_session_max_age", 43200),
+    ("langfuse_chart_version", "1.5.41"),
+    ("langfuse_media_download_url_expiry", 3600),
     ("langfuse_init_user_name", "Admin"),
     ("langfuse_disable_signup", False),
     ("langfuse_init_project_name", "Default Project"),
@@ -266,7 +270,7 @@ FULL = {
     "litellm_langfuse_enabled": True, "litellm_langfuse_public_key": "pk-lf-1", "litellm_langfuse_secret_key": "sk-lf-1",
     "litellm_s3_access_key": "lla", "litellm_s3_secret_key": "lls", "litellm_monitoring_enabled": True,
     "litellm_tracing_enabled": True, "litellm_alerting_enabled": True,
-    "litellm_slack_webhook_url": "https://hooks.slack.com/services/T/B/X", "litellm_guardrails_enabled": True,
+    "litellm_slack_webhook_url": "https://hooks.slack.com/services/T/B/X",
     "azure_openai_us_east_api_key": "az", "azure_openai_us_east_resource_name": "my-openai-eastus",
     "dragonfly_backup_enabled": True, "dragonfly_s3_access_key": "da", "dragonfly_s3_secret_key": "ds",
     "dragonfly_monitoring_enabled": True,
@@ -277,11 +281,9 @@ FULL = {
     "langfuse_init_user_password": "p" * 16, "langfuse_init_project_id": "my-project",
     "langfuse_init_project_public_key": "lf_pk_abc", "langfuse_init_project_secret_key": "lf_sk_abc",
     "langfuse_default_org_role": "VIEWER", "langfuse_default_project_role": "MEMBER",
-    "langfuse_scim_sync_enabled": True, "langfuse_scim_public_key": "pk", "langfuse_scim_secret_key": "sk",
-    "langfuse_sync_keycloak_client_secret": "sync",
-    "obot_keycloak_enabled": True, "obot_keycloak_client_secret": "ok", "obot_keycloak_cookie_secret": "c" * 32,
-    "obot_s3_access_key": "oa", "obot_s3_secret_key": "os", "obot_audit_s3_access_key": "aa",
-    "obot_audit_s3_secret_key": "as", "obot_monitoring_enabled": True, "obot_tracing_enabled": True,
+    "obot_keycloak_enabled": True, "obot_keycloak_client_secret": "ok",
+    "obot_s3_access_key": "oa", "obot_s3_secret_key": "os", "obot_audit_s3_access_key": "wa",
+    "obot_audit_s3_secret_key": "ws", "obot_monitoring_enabled": True, "obot_tracing_enabled": True,
     "obot_litellm_enabled": True, "obot_workspace_provider": "s3", "obot_replicas": 2,
     "obot_workspace_s3_access_key": "wa", "obot_workspace_s3_secret_key": "ws",
     "oidc_sso_enabled": True, "oidc_client_secret": "oc",
@@ -441,8 +443,21 @@ CASES = {
          "litellm_discord_webhook_url": "https://discord.com/api/webhooks/1/x"},
         {**LITELLM, "litellm_alerting_enabled": True},
         "litellm_alerting_enabled", "requires litellm_slack_webhook_url or litellm_discord_webhook_url"),
-    "litellm guardrails need litellm": ({**LITELLM, "litellm_presidio_enabled": True}, {"litellm_presidio_enabled": True},
-                                        "litellm_presidio_enabled", "requires litellm_enabled: true"),
+    "litellm alerting needs litellm": ({**LITELLM, "litellm_alerting_enabled": True,
+                                        "litellm_slack_webhook_url": "https://hooks.slack.com/services/x"},
+                                       {"litellm_alerting_enabled": True,
+                                        "litellm_slack_webhook_url": "https://hooks.slack.com/services/x"},
+                                       "litellm_alerting_enabled", "requires litellm_enabled: true"),
+    "litellm alerts go to one webhook": (
+        {**LITELLM, "litellm_slack_webhook_url": "https://hooks.slack.com/services/x"},
+        {**LITELLM, "litellm_slack_webhook_url": "https://hooks.slack.com/services/x",
+         "litellm_discord_webhook_url": "https://discord.com/api/webhooks/1/x"},
+        "litellm_discord_webhook_url", "cannot be set together with litellm_slack_webhook_url"),
+    "azure realtime needs the us east2 key": (
+        {**LITELLM, "azure_openai_us_east2_api_key": "k", "azure_openai_us_east2_resource_name": "r",
+         "azure_openai_realtime_api_base": "https://rt.openai.azure.com"},
+        {**LITELLM, "azure_openai_realtime_api_base": "https://rt.openai.azure.com"},
+        "azure_openai_realtime_api_base", "requires azure_openai_us_east2_api_key"),
     "litellm backup needs rustfs": (
         {**LITELLM, **RUSTFS, **BARMAN, "litellm_s3_access_key": "a", "litellm_s3_secret_key": "s"},
         {**LITELLM, **BARMAN, "litellm_s3_access_key": "a", "litellm_s3_secret_key": "s"},
@@ -481,13 +496,16 @@ CASES = {
     "langfuse acl password": ({**LANGFUSE, **DRAGONFLY_ACL}, without({**LANGFUSE, **DRAGONFLY_ACL},
                                                                      "dragonfly_langfuse_password"),
                               "dragonfly_langfuse_password", "is required when langfuse_enabled and dragonfly_acl_enabled"),
-    "langfuse s3 keys with rustfs": (
-        {**LANGFUSE, **RUSTFS, "langfuse_s3_access_key": "a", "langfuse_s3_secret_key": "s"},
-        {**LANGFUSE, **RUSTFS}, "langfuse_s3_access_key", "is required when langfuse_enabled and rustfs_enabled"),
-    "langfuse s3 keys need rustfs": (
-        {**LANGFUSE, **RUSTFS, "langfuse_s3_access_key": "a", "langfuse_s3_secret_key": "s"},
-        {**LANGFUSE, "langfuse_s3_access_key": "a", "langfuse_s3_secret_key": "s"},
-        "langfuse_s3_access_key", "requires rustfs_enabled: true"),
+    "langfuse s3 keys": (LANGFUSE, without(LANGFUSE, "langfuse_s3_access_key", "langfuse_s3_secret_key"),
+                         "langfuse_s3_access_key", "is required when langfuse_enabled is true"),
+    "langfuse needs rustfs": (LANGFUSE, without(LANGFUSE, "rustfs_enabled", "rustfs_secret_key"),
+                              "langfuse_enabled", "requires rustfs_enabled: true"),
+    "langfuse queues are not evicted": (LANGFUSE, {**LANGFUSE, "dragonfly_cache_mode": True},
+                                        "langfuse_enabled", "requires dragonfly_cache_mode: false"),
+    "clickhouse replicas need cluster mode": (
+        {**LANGFUSE, "langfuse_clickhouse_replicas": 3, "langfuse_clickhouse_cluster_enabled": True},
+        {**LANGFUSE, "langfuse_clickhouse_replicas": 3}, "langfuse_clickhouse_replicas",
+        "requires langfuse_clickhouse_cluster_enabled: true"),
     "langfuse backup needs barman": (
         {**LANGFUSE, **RUSTFS, **BARMAN, "langfuse_s3_access_key": "a", "langfuse_s3_secret_key": "s",
          "langfuse_backup_enabled": True},
@@ -497,7 +515,7 @@ CASES = {
     "langfuse backup needs rustfs": (
         {**LANGFUSE, **BARMAN, **RUSTFS, "langfuse_s3_access_key": "a", "langfuse_s3_secret_key": "s",
          "langfuse_backup_enabled": True},
-        {**LANGFUSE, **BARMAN, "langfuse_backup_enabled": True},
+        {**without(LANGFUSE, "rustfs_enabled"), **BARMAN, "langfuse_backup_enabled": True},
         "langfuse_backup_enabled", "requires rustfs_enabled: true"),
     "langfuse backup keys together": (
         {**LANGFUSE, **BARMAN, **RUSTFS, "langfuse_s3_access_key": "a", "langfuse_s3_secret_key": "s",
@@ -524,12 +542,6 @@ CASES = {
     "langfuse tracing needs tracing": ({**LANGFUSE, **TRACING, "langfuse_tracing_enabled": True},
                                        {**LANGFUSE, "langfuse_tracing_enabled": True},
                                        "langfuse_tracing_enabled", "requires tracing_enabled: true"),
-    "langfuse scim secrets": (
-        {**LANGFUSE, **KEYCLOAK, "langfuse_scim_sync_enabled": True, "langfuse_scim_public_key": "p",
-         "langfuse_scim_secret_key": "s", "langfuse_sync_keycloak_client_secret": "c"},
-        {**LANGFUSE, **KEYCLOAK, "langfuse_scim_sync_enabled": True, "langfuse_scim_public_key": "p",
-         "langfuse_scim_secret_key": "s"},
-        "langfuse_sync_keycloak_client_secret", "is required when langfuse_scim_sync_enabled is true"),
     "langfuse headless init together": (
         {"langfuse_init_org_id": "org", "langfuse_init_user_email": "a@example.com", "langfuse_init_user_password": "p" * 16},
         {"langfuse_init_org_id": "org", "langfuse_init_user_email": "a@example.com"},
@@ -558,11 +570,12 @@ CASES = {
     **{f"obot {key}": (OBOT, without(OBOT, key), key, "is required when obot_enabled is true")
        for key in ("obot_db_password", "obot_bootstrap_token", "obot_encryption_key")},
     "obot s3 workspace keys": (
-        {**OBOT, "obot_workspace_provider": "s3", "obot_workspace_s3_access_key": "a", "obot_workspace_s3_secret_key": "s"},
-        {**OBOT, "obot_workspace_provider": "s3"},
+        {**OBOT, **RUSTFS, "obot_workspace_provider": "s3", "obot_workspace_s3_access_key": "a",
+         "obot_workspace_s3_secret_key": "s"},
+        {**OBOT, **RUSTFS, "obot_workspace_provider": "s3"},
         "obot_workspace_s3_access_key", "is required when obot_workspace_provider is s3"),
     "obot replicas need s3 workspace": (
-        {**OBOT, "obot_replicas": 3, "obot_workspace_provider": "s3", "obot_workspace_s3_access_key": "a",
+        {**OBOT, **RUSTFS, "obot_replicas": 3, "obot_workspace_provider": "s3", "obot_workspace_s3_access_key": "a",
          "obot_workspace_s3_secret_key": "s"},
         {**OBOT, "obot_replicas": 3}, "obot_replicas", "requires obot_workspace_provider: s3"),
     "obot backup needs rustfs": ({**OBOT, **RUSTFS, **BARMAN, "obot_s3_access_key": "a", "obot_s3_secret_key": "s"},
@@ -576,15 +589,13 @@ CASES = {
         {**OBOT, "obot_audit_s3_access_key": "a", "obot_audit_s3_secret_key": "s"},
         "obot_audit_s3_access_key", "requires rustfs_enabled: true"),
     "obot keycloak needs keycloak": (
-        {**OBOT, **KEYCLOAK, "obot_keycloak_enabled": True, "obot_keycloak_client_secret": "s",
-         "obot_keycloak_cookie_secret": "c" * 32},
-        {**OBOT, "obot_keycloak_enabled": True, "obot_keycloak_client_secret": "s", "obot_keycloak_cookie_secret": "c" * 32},
-        "obot_keycloak_enabled", "requires keycloak_enabled: true"),
-    "obot keycloak needs cookie secret": (
-        {**OBOT, **KEYCLOAK, "obot_keycloak_enabled": True, "obot_keycloak_client_secret": "s",
-         "obot_keycloak_cookie_secret": "c" * 32},
         {**OBOT, **KEYCLOAK, "obot_keycloak_enabled": True, "obot_keycloak_client_secret": "s"},
-        "obot_keycloak_cookie_secret", "is required when obot_keycloak_enabled is true"),
+        {**OBOT, "obot_keycloak_enabled": True, "obot_keycloak_client_secret": "s"},
+        "obot_keycloak_enabled", "requires keycloak_enabled: true"),
+    "obot keycloak needs client secret": (
+        {**OBOT, **KEYCLOAK, "obot_keycloak_enabled": True, "obot_keycloak_client_secret": "s"},
+        {**OBOT, **KEYCLOAK, "obot_keycloak_enabled": True},
+        "obot_keycloak_client_secret", "is required when obot_keycloak_enabled is true"),
     "obot dashboards need monitoring": ({**OBOT, **MONITORING, "obot_monitoring_enabled": True},
                                         {**OBOT, "obot_monitoring_enabled": True},
                                         "obot_monitoring_enabled", "requires monitoring_enabled: true"),

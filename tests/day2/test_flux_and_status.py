@@ -140,3 +140,27 @@ def install_certificates(day2, *, ready: bool) -> None:
     with Kube(day2.root / "kubeconfig", Executor(env=day2.tools.env)) as kube:
         kube.ensure_namespaces(["network"])
         kube.apply([crd, certificate])
+
+
+def test_status_asks_every_controller_about_etcd(tmp_path, fake_kube):
+    """The first controller down does not blank the etcd table, and a controller running an etcd
+    of its own (a split brain) is named."""
+    day2 = make_day2(tmp_path, controllers=3, kube=fake_kube)
+    day2.cluster.set_unreachable(day2.node_ip("k8s-0"))
+
+    text = day2.inv("status").stdout
+
+    names = {"k8s-0", "k8s-1", "k8s-2"}
+    rows = {line.lstrip("✗ ").split()[0]: line for line in text.split("== etcd")[1].split("== ")[0].splitlines()
+            if line.strip() and line.lstrip("✗ ").split()[0] in names}
+    assert set(rows) == {"k8s-0", "k8s-1", "k8s-2"}, text
+    assert not rows["k8s-1"].startswith("✗") and not rows["k8s-2"].startswith("✗"), text
+    assert "✗ k8s-0: did not answer etcd status" in text
+
+    day2.cluster.set_unreachable(day2.node_ip("k8s-0"), False)
+    with day2.cluster.edit() as state:
+        lone = next(node for node in state["nodes"] if node["hostname"] == "k8s-2")
+        lone["etcd_data"] = "second-cluster"
+        state["etcd"]["foreign"] = {"second-cluster": [{"id": "2a", "hostname": "k8s-2", "ip": lone["ip"]}]}
+    split = day2.inv("status").stdout
+    assert "✗ k8s-2: its etcd lists other members (k8s-2)" in split, split

@@ -70,6 +70,32 @@ def test_poll_waits_then_fails_with_the_last_complaint():
     poll(lambda: next(answers), gate="g", subject="s", timeout=5, interval=0.01)
 
 
+def test_poll_says_how_long_it_has_been_waiting_while_the_complaint_stays_the_same():
+    heard: list[str] = []
+    with pytest.raises(GateFailed):
+        poll(lambda: (False, "etcd member k8s-1 is a learner"), gate="etcd healthy", subject="k8s-1", timeout=0.5,
+             interval=0.02, on_wait=heard.append, heartbeat=0.15)
+    assert heard[0] == "waiting for etcd healthy: etcd member k8s-1 is a learner"
+    beats = heard[1:]
+    assert len(beats) >= 2
+    assert all(line == "still waiting for etcd healthy (k8s-1) (0s): etcd member k8s-1 is a learner"
+               for line in beats), beats
+
+
+def test_heartbeat_formats_elapsed_time_and_says_only_when_due():
+    from cluster_template.heartbeat import Heartbeat, elapsed
+
+    assert [elapsed(s) for s in (5, 130, 3725)] == ["5s", "2m10s", "1h02m"]
+    now = [0.0]
+    heard: list[str] = []
+    pulse = Heartbeat("`tofu apply`", heard.append, 30, clock=lambda: now[0])
+    assert not pulse.beat() and pulse.until_next() == 30
+    now[0] = 130.0
+    assert pulse.beat() and heard == ["still waiting for `tofu apply` (2m10s)"]
+    now[0] = 131.0
+    assert not pulse.beat() and pulse.until_next() == 29
+
+
 def test_journal_resumes_the_same_target_and_restarts_for_another(tmp_path):
     ex = Executor()
     journal = Journal(tmp_path, ex, "talos-upgrade")

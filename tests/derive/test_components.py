@@ -41,9 +41,7 @@ LL_LANGFUSE = {"litellm_langfuse_enabled": True, "litellm_langfuse_public_key": 
 DF_BACKUP = {"dragonfly_backup_enabled": True, "dragonfly_s3_access_key": "a", "dragonfly_s3_secret_key": "s"}
 LF_S3 = {"langfuse_s3_access_key": "lfa", "langfuse_s3_secret_key": "lfs"}
 LF_BACKUP_KEYS = {"langfuse_backup_s3_access_key": "ba", "langfuse_backup_s3_secret_key": "bs"}
-OBOT_KC = {"obot_keycloak_enabled": True, "obot_keycloak_client_secret": "s", "obot_keycloak_cookie_secret": "c" * 32}
-SCIM = {"langfuse_scim_sync_enabled": True, "langfuse_scim_public_key": "p", "langfuse_scim_secret_key": "s",
-        "langfuse_sync_keycloak_client_secret": "c"}
+OBOT_KC = {"obot_keycloak_enabled": True, "obot_keycloak_client_secret": "s"}
 
 RULES = {
     # Talos backup
@@ -197,7 +195,6 @@ RULES = {
                              "litellm_slack_webhook_url": "https://hooks.slack.com/services/x"},
                             "litellm_alerting_enabled", True),
     "litellm alerting without webhook": ({**LITELLM, "litellm_alerting_enabled": True}, "litellm_alerting_enabled", False),
-    "litellm guardrails litellm off": ({"litellm_guardrails_enabled": True}, "litellm_guardrails_enabled", False),
     # Langfuse
     "langfuse off": ({}, "langfuse_enabled", False),
     "langfuse on": (LANGFUSE, "langfuse_enabled", True),
@@ -213,9 +210,11 @@ RULES = {
                                        "langfuse_backup_enabled": True}, "langfuse_backup_enabled", True),
     "langfuse backup reusing storage keys": ({**LANGFUSE, **RUSTFS, **BARMAN, **LF_S3, "langfuse_backup_enabled": True},
                                              "langfuse_backup_enabled", True),
-    "langfuse backup without keys": ({**LANGFUSE, **RUSTFS, **BARMAN, "langfuse_backup_enabled": True},
+    "langfuse backup without keys": ({**LANGFUSE, **RUSTFS, **BARMAN, "langfuse_backup_enabled": True,
+                                      "langfuse_s3_access_key": None, "langfuse_s3_secret_key": None},
                                      "langfuse_backup_enabled", False),
-    "langfuse backup without rustfs": ({**LANGFUSE, **BARMAN, **LF_BACKUP_KEYS, "langfuse_backup_enabled": True},
+    "langfuse backup without rustfs": ({**LANGFUSE, **BARMAN, **LF_BACKUP_KEYS, "langfuse_backup_enabled": True,
+                                        "rustfs_enabled": False},
                                        "langfuse_backup_enabled", False),
     "langfuse backup without flag": ({**LANGFUSE, **RUSTFS, **LF_S3}, "langfuse_backup_enabled", False),
     "langfuse backup key own": ({**LANGFUSE, **RUSTFS, **LF_S3, **LF_BACKUP_KEYS}, "langfuse_backup_s3_access_key", "ba"),
@@ -226,9 +225,13 @@ RULES = {
                                                "langfuse_monitoring_enabled", False),
     "langfuse tracing on": ({**LANGFUSE, **TRACING, "langfuse_tracing_enabled": True}, "langfuse_tracing_enabled", True),
     "langfuse tracing without tracing": ({**LANGFUSE, "langfuse_tracing_enabled": True}, "langfuse_tracing_enabled", False),
-    "langfuse scim on": ({**LANGFUSE, **KEYCLOAK, **SCIM}, "langfuse_scim_sync_enabled", True),
-    "langfuse scim without a secret": ({**LANGFUSE, **KEYCLOAK, **SCIM, "langfuse_scim_secret_key": None},
-                                       "langfuse_scim_sync_enabled", False),
+    "langfuse storage buckets": (LANGFUSE, "langfuse_storage_buckets",
+                                 ["langfuse-events", "langfuse-media", "langfuse-exports"]),
+    "langfuse storage buckets without exports": ({**LANGFUSE, "langfuse_batch_export_enabled": False,
+                                                  "langfuse_media_bucket": "lf-media"},
+                                                 "langfuse_storage_buckets", ["langfuse-events", "lf-media"]),
+    "langfuse redis default user": (LANGFUSE, "langfuse_redis_user", "default"),
+    "langfuse redis acl user": ({**LANGFUSE, **DRAGONFLY_ACL}, "langfuse_redis_password", "df-langfuse"),
     "langfuse org name from cluster": ({**LANGFUSE, "cluster_name": "lab"}, "langfuse_init_org_name", "lab"),
     "langfuse org name default cluster": (LANGFUSE, "langfuse_init_org_name", "kubernetes"),
     "langfuse org name given": ({**LANGFUSE, "langfuse_init_org_name": "ACME"}, "langfuse_init_org_name", "ACME"),
@@ -295,25 +298,31 @@ OFF = {
     "litellm_enabled": False, "litellm_hostname": None, "litellm_oidc_enabled": False, "litellm_backup_enabled": False,
     "litellm_monitoring_enabled": False, "litellm_tracing_enabled": False, "litellm_langfuse_enabled": False,
     "litellm_langfuse_host": "https://cloud.langfuse.com", "litellm_alerting_enabled": False,
-    "litellm_guardrails_enabled": False, "litellm_presidio_enabled": False, "litellm_prompt_injection_check": False,
+    "litellm_alert_webhook": None, "litellm_providers": [], "litellm_provider_keys": {}, "litellm_models": [],
+    "litellm_langfuse_internal": False, "litellm_egress_hosts": [], "litellm_database_url": None,
     "dragonfly_enabled": False, "dragonfly_backup_enabled": False, "dragonfly_monitoring_enabled": False,
     "dragonfly_acl_enabled": False, "langfuse_enabled": False, "langfuse_hostname": None, "langfuse_url": None,
     "langfuse_sso_enabled": False, "langfuse_backup_enabled": False, "langfuse_monitoring_enabled": False,
-    "langfuse_tracing_enabled": False, "langfuse_scim_sync_enabled": False, "langfuse_headless_init_enabled": False,
+    "langfuse_tracing_enabled": False, "langfuse_storage_buckets": [], "langfuse_redis_user": "default",
+    "langfuse_redis_password": None, "langfuse_smtp_endpoint": None, "langfuse_headless_init_enabled": False,
     "langfuse_init_project_enabled": False, "langfuse_backup_s3_access_key": None, "langfuse_backup_s3_secret_key": None,
     "langfuse_init_org_name": "kubernetes", "langfuse_email_from": "noreply@example.com",
     "langfuse_default_org_id": None, "langfuse_default_project_id": None,
     "obot_enabled": False, "obot_hostname": None, "obot_keycloak_enabled": False, "obot_keycloak_base_url": None,
     "obot_keycloak_issuer_url": None, "obot_keycloak_realm": None, "obot_backup_enabled": False,
     "obot_audit_logs_enabled": False, "obot_monitoring_enabled": False, "obot_tracing_enabled": False,
-    "obot_litellm_enabled": False,
+    "obot_litellm_enabled": False, "obot_database_dsn": None, "obot_metrics_token": None,
+    "obot_keycloak_settings": None,
     "google_idp_enabled": False, "github_idp_enabled": False, "microsoft_idp_enabled": False,
+    # Keycloak (issue 16): the embedded database's image and the realm keycloak-config-cli applies.
+    "keycloak_postgres_image": "docker.io/library/postgres:17.6-alpine", "keycloak_realm_config": None,
+    "keycloak_realm_secrets": {}, "keycloak_realm_job": None,
     # The data layer (issue 15): values the templates read.
     "rustfs_s3_url": None, "rustfs_buckets": [], "cnpg_barman_plugin_chart_version": "0.4.0",
     "dragonfly_acl_users": [], "dragonfly_client_namespaces": [], "cnpg_databases": {},
     "backup_buckets": {"cnpg": "cnpg-backups", "keycloak": "keycloak-backups", "dragonfly": "dragonfly-backups",
                        "litellm": "litellm-backups", "langfuse": "langfuse-postgres-backups",
-                       "obot": "obot-postgres-backups"},
+                       "obot": "obot-postgres-backups", "obot-audit": "obot-audit-logs"},
 }
 
 

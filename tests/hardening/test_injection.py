@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -98,12 +99,23 @@ def parsed_outputs(settings: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+# A name that is a digest of rendered content (the Keycloak realm Job) changes with any value.
+DIGEST_NAMES = re.compile(r"\bkeycloak-realm-[0-9a-f]{10}\b")
+
+
 def _nested(node: Any) -> Any:
-    """Documents embedded as strings (talconfig's inline patches) parsed too."""
+    """Documents embedded as strings (talconfig's inline patches, JSON files in ConfigMaps) parsed too."""
     if isinstance(node, dict):
         return {key: _nested(value) for key, value in node.items()}
     if isinstance(node, list):
         return [_nested(item) for item in node]
+    if isinstance(node, str) and DIGEST_NAMES.search(node):
+        return DIGEST_NAMES.sub("keycloak-realm-<digest>", node)
+    if isinstance(node, str) and node.strip().startswith("{") and node.strip().endswith("}"):
+        try:
+            return {"<json>": _nested(json.loads(node))}
+        except ValueError:
+            pass
     if isinstance(node, str) and "\n" in node and re.search(r"^\w+:", node, re.MULTILINE):
         try:
             return {"<embedded>": _nested(_yaml().load(node))}
@@ -120,6 +132,18 @@ def replaced(node: Any, mapping: dict[str, str]) -> Any:
     if isinstance(node, str):
         for old, new in mapping.items():
             node = node.replace(old, new)
+    return node
+
+
+def url_decoded(node: Any) -> Any:
+    """URLs with their percent-escapes undone: a value inside a URL (a database password) is held
+    exactly when it is percent-encoded there."""
+    if isinstance(node, dict):
+        return {key: url_decoded(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [url_decoded(item) for item in node]
+    if isinstance(node, str) and "://" in node:
+        return urllib.parse.unquote(node)
     return node
 
 
@@ -155,7 +179,7 @@ def test_every_free_form_key_refuses_or_round_trips(benign, name):
     yaml_paths = [path for path, content in injected.items() if not isinstance(content, str)]
     assert sorted(injected) == sorted(benign_outputs)
     for path in yaml_paths:
-        assert injected[path] == expected[path], f"{name}: {path} does not hold the values exactly"
+        assert url_decoded(injected[path]) == url_decoded(expected[path]), f"{name}: {path} does not hold the values exactly"
     accepted = [key for key in KEYS if key not in refused]
     rendered = [key for key in accepted
                 if any(markers[key] in json.dumps(injected[path]) or markers[key] in str(injected[path])

@@ -53,6 +53,8 @@ def test_plan_and_apply_pass_credentials_only_in_the_environment(infra_project, 
     assert plan.returncode == 0, plan.stdout + plan.stderr
     assert "Plan: 3 to add" in plan.stdout
     assert (infra_project.root / "infrastructure/tofu/tfplan").is_file()
+    # The token variables are ephemeral: a plan file keeps every other variable's value.
+    assert_nothing_leaks(credentials, (infra_project.root / "infrastructure/tofu/tfplan").read_text())
 
     apply = inv(infra_project, tools, "infra.apply", event_log=events)
     assert apply.returncode == 0, apply.stdout + apply.stderr
@@ -282,3 +284,17 @@ def test_a_second_ctrl_c_escalates_to_sigterm_and_says_so(infra_project, tools):
     assert code == 130
     assert "tofu interrupted again: sent SIGTERM" in stderr
     assert state["signals"] == ["SIGINT", "SIGTERM"]
+
+
+def test_a_long_apply_reports_progress_without_any_credential(infra_project, tools, credentials):
+    """A tofu apply that takes a while is not silent: a line every progress interval names what
+    runs and for how long (and no credential: they travel in the environment)."""
+    assert inv(infra_project, tools, "infra.plan").returncode == 0
+    tools.cluster.set_tofu(apply_seconds=1.5)
+    tools.overrides["CLUSTER_TEMPLATE_PROGRESS_SECONDS"] = "0.4"
+    apply = inv(infra_project, tools, "infra.apply")
+    assert apply.returncode == 0, apply.stdout + apply.stderr
+    beats = [line for line in apply.stderr.splitlines() if line.startswith("still waiting for `tofu apply")]
+    assert len(beats) >= 2, apply.stderr
+    assert beats[0].endswith("(0s)") and beats[-1].endswith("(1s)"), beats
+    assert_nothing_leaks(credentials, apply.stdout, apply.stderr)

@@ -291,3 +291,36 @@ output "machine" {
     assert outputs["node_isos"]["k8s-1"]["key"] == outputs["node_isos"]["k8s-2"]["key"]
     assert len(outputs["isos"]) == 2  # two nodes share the plain ISO: one download
     assert outputs["machine"] == "pc"
+
+
+def test_a_saved_plan_holds_no_proxmox_token(tmp_path):
+    """With the real binary: a planfile stores every variable's value, sensitive ones in the clear,
+    so the token variables are ephemeral: absent from `tfplan`, and demanded again by apply."""
+    import uuid
+    import zipfile
+
+    binary = formatter()
+    if binary is None:
+        pytest.skip("neither tofu nor terraform is installed")
+    files = render_infra(tmp_path / "config", cluster_yaml(new_credentials()), TWO_NODES)
+    work = tmp_path / "check"
+    work.mkdir()
+    for name in ("variables.tf", "terraform.tfvars"):
+        (work / name).write_text(files[f"infrastructure/tofu/{name}"])
+    token_id, token_secret = f"tofu@pve!{uuid.uuid4().hex}", uuid.uuid4().hex
+    env = tf_env(tmp_path)
+    tokens = {"TF_VAR_proxmox_api_token_id": token_id, "TF_VAR_proxmox_api_token_secret": token_secret}
+
+    def run(*argv: str, with_tokens: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run([binary, *argv], cwd=work, capture_output=True, text=True, timeout=120, check=False,
+                              env={**env, **(tokens if with_tokens else {})})
+
+    assert run("init", "-backend=false", "-input=false").returncode == 0
+    planned = run("plan", "-input=false", "-out=tfplan")
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    with zipfile.ZipFile(work / "tfplan") as plan:
+        stored = b"".join(plan.read(name) for name in plan.namelist())
+    assert token_id.encode() not in stored and token_secret.encode() not in stored
+    assert b"proxmox_node" in stored or b"pve" in stored  # the other variables are in there
+    refused = run("apply", "-input=false", "-no-color", "tfplan", with_tokens=False)
+    assert refused.returncode == 1 and "must also be set during the apply phase" in refused.stderr

@@ -150,7 +150,8 @@ class Kube:
 
         what = f"{total} node{'s' if total != 1 else ''} to be {state}" if names is None else \
             f"nodes {', '.join(sorted(names))} to be {state}"
-        return poll_until(check, what=what, timeout=timeout, poll=poll, progress=progress).value or []
+        return poll_until(check, what=what, timeout=timeout, poll=poll, progress=progress,
+                          heartbeat=self.ex.heartbeat).value or []
 
     # -- namespaces ----------------------------------------------------------------------------
 
@@ -294,7 +295,8 @@ class Kube:
             return Check(not waiting, status, waiting, results)
 
         what = f"{len(targets)} Flux object{'s' if len(targets) != 1 else ''} to be Ready"
-        return poll_until(check, what=what, timeout=timeout, poll=poll, progress=progress).value or []
+        return poll_until(check, what=what, timeout=timeout, poll=poll, progress=progress,
+                          heartbeat=self.ex.heartbeat).value or []
 
     # -- cordon and drain ----------------------------------------------------------------------
 

@@ -74,6 +74,14 @@ class CoreSettings(Settings):
         None, ge=30, le=600,
         description="Seconds the router keeps this cluster's routes while a node's BGP session restarts "
                     "(needs cilium_bgp_graceful_restart). Default 120.")
+    cilium_bgp_ecmp_max_paths: int = Field(
+        3, ge=1, le=64,
+        description="Equal-cost paths the router installs for one LoadBalancer address (one per advertising "
+                    "node, so traffic spreads over them); written as maximum-paths into bootstrap/unifi-bgp.conf (the router side of BGP).")
+    cilium_bgp_password: Token | None = secret(
+        None, max_length=80,
+        description="TCP MD5 password of the BGP session (RFC 2385, at most 80 characters); the router's "
+                    "neighbor must use the same one. Sealed in the Secret kube-system/bgp-peer-password.")
 
     # -- UniFi DNS --------------------------------------------------------------------------
     unifi_host: HttpURL | None = Field(
@@ -184,6 +192,13 @@ def bgp_restart_time_needs_graceful_restart(config, nodes):
     """cilium_bgp_graceful_restart_time only has an effect with cilium_bgp_graceful_restart: true."""
     if config.cilium_bgp_graceful_restart_time is not None and not config.cilium_bgp_graceful_restart:
         yield "cilium_bgp_graceful_restart_time", "requires cilium_bgp_graceful_restart: true"
+
+
+@rule
+def bgp_password_needs_bgp(config, nodes):
+    """cilium_bgp_password only has an effect with Cilium BGP configured."""
+    if is_set(config.cilium_bgp_password) and not cilium_bgp_configured(config):
+        yield "cilium_bgp_password", f"requires Cilium BGP ({', '.join(BGP_KEYS)})"
 
 
 @rule

@@ -7,7 +7,7 @@ from typing import Any
 
 from .model import ClusterConfig
 from .nodes import Node
-from .types import is_secret_field
+from .types import is_secret_field, reading_task
 
 HEADER = """\
 # Configuration reference
@@ -15,9 +15,10 @@ HEADER = """\
 Generated from the model in `lib/cluster_template/config/` by `inv template.schema`; do not edit by hand.
 `cluster.yaml` is one flat mapping of the keys below; `nodes.yaml` holds a `nodes:` list. Keys marked
 **secret** are credentials: they are only ever written encrypted (`*.sops.yaml`) and are redacted from every
-output, log and `--dry` plan. A key with no default is required. Cross-field rules (overlapping networks,
-duplicate addresses, option groups that must be set together, missing prerequisites) are listed after the
-tables; derived variables are described in `docs/TEMPLATES.md` and shown by `inv template.vars`.
+output, log and `--dry` plan. A key "read by" a task changes no rendered file: only that task uses it. A
+key with no default is required. Cross-field rules (overlapping networks, duplicate addresses, option groups
+that must be set together, missing prerequisites) are listed after the tables; derived variables are
+described in `docs/TEMPLATES.md` and shown by `inv template.vars`.
 """
 
 
@@ -58,6 +59,8 @@ def _rows(model: type, names: list[str]) -> list[str]:
         description = (info.description or "").replace("|", "\\|")
         if is_secret_field(info):
             description = f"**secret.** {description}"
+        if reading_task(info):
+            description = f"{description} Changes no rendered file; read by: {reading_task(info)}."
         rows.append(f"| `{name}` | {_type(properties[name])} | {_default(info)} | {description} |")
     return rows
 

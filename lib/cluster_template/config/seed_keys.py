@@ -9,26 +9,25 @@ from __future__ import annotations
 
 _NOT_RENDERED = "the seed renders {what}; this template does not"
 
+_SCIM = ("the Keycloak-to-Langfuse role sync needs a Langfuse Enterprise licence and is not rendered; "
+         "new SSO users get langfuse_default_org_role / langfuse_default_project_role (remove its keys)")
+
 # Whole feature families of the seed that are not part of this template, by key prefix.
 _PREFIXES: dict[str, str] = {
     "mcp_context_forge_": _NOT_RENDERED.format(what="MCP Context Forge") + " (remove its keys)",
     "headlamp_": _NOT_RENDERED.format(what="Headlamp") + " (remove its keys)",
     "volsync_": _NOT_RENDERED.format(what="VolSync PVC backups") + " (remove its keys)",
     "kubernetes_oidc_": "Kubernetes API server OIDC sign-in is not rendered yet (remove its keys)",
-    "keycloak_smtp_": "Keycloak e-mail (SMTP: password reset, verification) is not rendered yet; "
-                      "configure SMTP in the Keycloak admin console meanwhile",
     "proxmox_csi_": "the Proxmox CSI driver is not part of this template; use a storage class you install",
     "proxmox_ccm_": "the Proxmox cloud controller manager is not part of this template",
+    "langfuse_scim_": _SCIM,
+    "langfuse_sync_keycloak_": _SCIM,
     "obot_entra_": "Obot's Entra ID sign-in is not supported; use obot_keycloak_enabled",
 }
 
 _KEYS: dict[str, str] = {
     "monitoring_stack": "the monitoring stack is always kube-prometheus-stack (the seed allowed only "
                         "'prometheus' too); remove the key",
-    "cilium_bgp_password": "the CiliumBGPPeerConfig authSecretRef and its Secret are not rendered yet; "
-                           "remove the key (and the session password on the router)",
-    "cilium_bgp_ecmp_max_paths": "it only set maximum-paths in the seed's generated UniFi router config "
-                                 "(unifi/bgp.conf), which this template does not render; set it on the router",
     "unifi_external_controller": "external-dns talks to the UniFi controller named by unifi_host either way; "
                                  "remove the key",
     "proxmox_endpoint": "it served the Proxmox CSI driver and cloud controller, which are not part of "
@@ -37,31 +36,31 @@ _KEYS: dict[str, str] = {
     "observability_namespace": "the observability components always run in the monitoring namespace; "
                                "remove the key",
     "environment": "it only labelled the seed's OpenTofu state; remove the key",
+    "cf_account_id": "the OpenTofu state is reached through the tfstate Worker at tfstate.<cloudflare_domain>, "
+                     "which needs no account ID; remove the key",
     "external_secrets_enabled": "secrets are sops-encrypted in git; External Secrets is not supported",
     "external_secrets_provider": "secrets are sops-encrypted in git; External Secrets is not supported",
     "onepassword_connect_host": "secrets are sops-encrypted in git; External Secrets is not supported",
     "rustfs_buffer_profile": "no template of the seed used it either; remove the key",
-    "keycloak_realm_roles": "realm roles as code are not rendered yet; manage roles in the Keycloak admin "
-                            "console meanwhile",
-    "keycloak_realm_groups": "realm groups as code are not rendered yet; manage groups in the Keycloak admin "
-                             "console meanwhile",
-    "keycloak_events_retention_days": "Keycloak event retention is not rendered yet; set it in the realm's "
-                                      "event settings meanwhile",
-    "keycloak_config_version": "realm configuration is not applied by a Job here, so there is nothing to "
-                               "re-run; remove the key",
+    "github_org_role_mapping": "Keycloak's GitHub provider reads the user's profile and e-mail only, never "
+                               "organization membership (the seed's mapper matched organizations_url, which "
+                               "holds the user's login); grant the role with github_default_role or a realm "
+                               "group instead",
+    "dragonfly_keycloak_password": "Keycloak 26 caches in its own Infinispan, not in Redis/Dragonfly, so no "
+                                   "keycloak ACL user is created; remove the key",
     "litellm_backup_enabled": "LiteLLM database backups follow from litellm_s3_access_key/"
                               "litellm_s3_secret_key being set; remove the key",
-    "azure_openai_realtime_api_base": "the Azure OpenAI realtime model is not supported yet; remove the key",
-    "langfuse_media_download_url_expiry": "not rendered yet; Langfuse's default (1 hour) applies",
-    "langfuse_chart_version": "chart versions are pinned by the templates, not by cluster.yaml; remove the key",
+    "langfuse_role_mapping": _SCIM,
+    "litellm_guardrails_enabled": "the seed's content filter called Aporia with credentials no key provides; "
+                                  "configure guardrails in the LiteLLM admin UI",
+    "litellm_presidio_enabled": "the seed pointed LiteLLM at Presidio sidecars it never deployed; "
+                                "configure PII masking in the LiteLLM admin UI",
+    "litellm_prompt_injection_check": "the seed called Lakera with credentials no key provides; "
+                                      "configure guardrails in the LiteLLM admin UI",
     "dragonfly_mcpgateway_password": _NOT_RENDERED.format(what="MCP Context Forge") + ", the only user of "
                                      "this Dragonfly ACL password (remove the key)",
-    "oidc_redirect_url": "the gateway's browser sign-in derives its redirect URL; not configurable yet",
-    "oidc_cookie_domain": "the gateway's browser sign-in cookie settings are not configurable yet",
-    "oidc_cookie_samesite": "the gateway's browser sign-in cookie settings are not configurable yet",
-    "oidc_refresh_token": "the gateway's browser sign-in token refresh is not configurable yet",
-    "oidc_logout_path": "the gateway's browser sign-in logout path is not configurable yet",
-    "oidc_scopes": "the gateway's browser sign-in scopes are not configurable yet",
+    "obot_keycloak_cookie_secret": "Obot generates the cookie secret of its Keycloak sign-in itself when the "
+                                   "provider is configured (its API replaces any given one); remove the key",
     "oidc_additional_claims": "forwarding JWT claims as headers is not rendered yet; remove the key",
 }
 

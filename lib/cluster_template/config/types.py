@@ -13,6 +13,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 SECRET_MARK = "x-secret"
+# The task that reads a key no template uses (shown in docs/CONFIGURATION.md as "read by: ...").
+READ_BY_MARK = "x-read-by"
 
 
 def _ipv4(value: str) -> str:
@@ -164,6 +166,11 @@ TOKEN_PATTERN = r"^[\x21\x23-\x26\x28-\x5b\x5d-\x7e]+$"
 GitBranch = Annotated[str, AfterValidator(_git_branch), WithJsonSchema({"type": "string", "minLength": 1})]
 InstallDisk = Annotated[str, AfterValidator(_install_disk), WithJsonSchema({"type": "string", "minLength": 1})]
 KernelModule = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+# A PostgreSQL role or database name that needs no quoting in SQL, a URL or a Kubernetes name part.
+PG_IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
+PgIdentifier = Annotated[str, Field(pattern=PG_IDENTIFIER)]
+# An Azure resource's custom subdomain (<name>.openai.azure.com): letters, digits and hyphens.
+AzureResourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")]
 # An API token: printable ASCII without whitespace, quotes or backslashes.
 Token = Annotated[str, Field(pattern=TOKEN_PATTERN)]
 
@@ -173,6 +180,16 @@ def secret(default: Any = None, *, description: str, **kwargs: Any) -> Any:
     extra = dict(kwargs.pop("json_schema_extra", None) or {})
     extra[SECRET_MARK] = True
     return Field(default, description=description, json_schema_extra=extra, **kwargs)
+
+
+def read_by(task: str) -> dict[str, str]:
+    """`json_schema_extra` of a key only `task` reads (it changes no rendered file)."""
+    return {READ_BY_MARK: task}
+
+
+def reading_task(field_info: Any) -> str | None:
+    extra = getattr(field_info, "json_schema_extra", None)
+    return extra.get(READ_BY_MARK) if isinstance(extra, dict) else None
 
 
 def is_secret_field(field_info: Any) -> bool:

@@ -11,23 +11,29 @@ tests a derived flag never sees a feature whose dependencies are absent.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 from ..config.base import is_set
 from ..config.components.cnpg import BARMAN_PLUGIN_CHARTS
 from ..config.components.dragonfly import DRAGONFLY_CONSUMERS
-from ..config.components.langfuse import BACKUP_S3_KEYS, HEADLESS_KEYS, LANGFUSE_S3_KEYS, SCIM_SECRETS
-from ..config.components.litellm import LANGFUSE_KEYS, LITELLM_S3_KEYS, WEBHOOKS
+from ..config.components.langfuse import BACKUP_S3_KEYS, EVENTS_BUCKET, HEADLESS_KEYS, LANGFUSE_S3_KEYS
+from ..config.components.litellm import LANGFUSE_KEYS, LITELLM_S3_KEYS, WEBHOOKS, enabled_providers
 from ..config.components.obot import AUDIT_S3_KEYS, OBOT_S3_KEYS
 from ..config.components.oidc import oidc_configured
 from ..config.components.proxmox import infrastructure_configured
 from ..config.components.talos_backup import backup_endpoint_internal, talos_backup_configured
+from .keycloak_realm import derive_keycloak_realm
 
 if TYPE_CHECKING:
     from ..config.model import ClusterConfig
 
 KEYCLOAK_INTERNAL_URL = "http://keycloak-service.identity.svc.cluster.local:8080"
+# The embedded database (keycloak_db_mode: embedded) and its pg_dump: a PostgreSQL release Keycloak 26 supports.
+KEYCLOAK_POSTGRES_IMAGE = "docker.io/library/postgres:17.6-alpine"
 LANGFUSE_INTERNAL_URL = "http://langfuse-web.ai-system.svc.cluster.local:3000"
 LANGFUSE_CLOUD_URL = "https://cloud.langfuse.com"
 RUSTFS_S3_URL = "http://rustfs-svc.storage.svc.cluster.local:9000"
@@ -40,6 +46,7 @@ BACKUP_BUCKETS = {
     "litellm": ("litellm_backup_enabled", "litellm-backups"),
     "langfuse": ("langfuse_backup_enabled", "langfuse-postgres-backups"),
     "obot": ("obot_backup_enabled", "obot-postgres-backups"),
+    "obot-audit": ("obot_audit_logs_enabled", "obot-audit-logs"),
 }
 LOKI_BUCKETS = ("loki-chunks", "loki-ruler", "loki-admin")
 
@@ -133,6 +140,7 @@ def derive_cnpg(config: ClusterConfig, context: Context) -> dict[str, object]:
 def derive_keycloak(config: ClusterConfig, context: Context) -> dict[str, object]:
     enabled = bool(config.keycloak_enabled)
     derived: dict[str, object] = {"keycloak_enabled": enabled, **keycloak_endpoints(config)}
+    derived["keycloak_postgres_image"] = KEYCLOAK_POSTGRES_IMAGE
     derived["keycloak_backup_enabled"] = _all(
         enabled, config.rustfs_enabled, config.keycloak_s3_access_key, config.keycloak_s3_secret_key)
     derived["keycloak_tracing_enabled"] = _all(enabled, config.tracing_enabled, config.keycloak_tracing_enabled)
@@ -193,6 +201,19 @@ def dragonfly_consumers(config: ClusterConfig, enabled: bool) -> dict[str, objec
 def derive_litellm(config: ClusterConfig, context: Context) -> dict[str, object]:
     enabled = bool(config.litellm_enabled)
     default_host = LANGFUSE_INTERNAL_URL if config.langfuse_enabled else LANGFUSE_CLOUD_URL
+    providers = enabled_providers(config) if enabled else []
+    alerting = _all(enabled, config.litellm_alerting_enabled, any(is_set(getattr(config, key)) for key in WEBHOOKS))
+    # LiteLLM posts to one Slack-style webhook; Discord offers one at <webhook>/slack.
+    webhook = None
+    if alerting:
+        webhook = config.litellm_slack_webhook_url or f"{config.litellm_discord_webhook_url}/slack"
+    langfuse_host = config.litellm_langfuse_host or default_host
+    langfuse = _all(enabled, config.litellm_langfuse_enabled, _keys_set(config, LANGFUSE_KEYS))
+    egress = {(provider["host"], 443) for provider in providers}
+    for url, wanted in ((webhook, alerting), (langfuse_host, langfuse and langfuse_host != LANGFUSE_INTERNAL_URL)):
+        if wanted:
+            parts = urlsplit(url)
+            egress.add((parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)))
     return {
         "litellm_enabled": enabled,
         "litellm_hostname": _hostname(config, config.litellm_subdomain) if enabled else None,
@@ -201,14 +222,29 @@ def derive_litellm(config: ClusterConfig, context: Context) -> dict[str, object]
         "litellm_backup_enabled": _all(enabled, config.rustfs_enabled, _keys_set(config, LITELLM_S3_KEYS)),
         "litellm_monitoring_enabled": _all(enabled, config.monitoring_enabled, config.litellm_monitoring_enabled),
         "litellm_tracing_enabled": _all(enabled, config.tracing_enabled, config.litellm_tracing_enabled),
-        "litellm_langfuse_enabled": _all(enabled, config.litellm_langfuse_enabled, _keys_set(config, LANGFUSE_KEYS)),
-        "litellm_langfuse_host": config.litellm_langfuse_host or default_host,
-        "litellm_alerting_enabled": _all(enabled, config.litellm_alerting_enabled,
-                                         any(is_set(getattr(config, key)) for key in WEBHOOKS)),
-        "litellm_guardrails_enabled": _all(enabled, config.litellm_guardrails_enabled),
-        "litellm_presidio_enabled": _all(enabled, config.litellm_presidio_enabled),
-        "litellm_prompt_injection_check": _all(enabled, config.litellm_prompt_injection_check),
+        "litellm_langfuse_enabled": langfuse,
+        "litellm_langfuse_host": langfuse_host,
+        "litellm_alerting_enabled": alerting,
+        "litellm_alert_webhook": webhook,
+        "litellm_providers": providers,
+        # One environment variable per key, though two endpoints may share a key.
+        "litellm_provider_keys": {provider["env"]: provider["api_key"] for provider in providers},
+        "litellm_models": [model for provider in providers for model in provider["models"]],
+        "litellm_langfuse_internal": langfuse_host == LANGFUSE_INTERNAL_URL,
+        # Every host outside the cluster LiteLLM calls, as (name, port): the policy opens only these.
+        "litellm_egress_hosts": sorted(egress),
+        # Prisma reads one URL; the credentials are percent-encoded so any password character works.
+        "litellm_database_url": (
+            f"postgresql://{quote(config.litellm_db_user, safe='')}:{quote(config.litellm_db_password or '', safe='')}"
+            f"@litellm-postgres-rw.ai-system.svc:5432/{quote(config.litellm_db_name, safe='')}") if enabled else None,
     }
+
+
+def _smtp_endpoint(url: str | None) -> tuple[str, int] | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return parts.hostname, parts.port or (465 if parts.scheme == "smtps" else 587)
 
 
 def derive_langfuse(config: ClusterConfig, context: Context) -> dict[str, object]:
@@ -222,6 +258,7 @@ def derive_langfuse(config: ClusterConfig, context: Context) -> dict[str, object
     else:
         backup_access = backup_secret = None
     headless = _keys_set(config, HEADLESS_KEYS)
+    storage = _all(enabled, config.rustfs_enabled, _keys_set(config, LANGFUSE_S3_KEYS))
     return {
         "langfuse_enabled": enabled,
         "langfuse_hostname": hostname,
@@ -234,8 +271,16 @@ def derive_langfuse(config: ClusterConfig, context: Context) -> dict[str, object
                                         backup_access, backup_secret),
         "langfuse_monitoring_enabled": _all(enabled, config.monitoring_enabled, config.langfuse_monitoring_enabled),
         "langfuse_tracing_enabled": _all(enabled, config.tracing_enabled, config.langfuse_tracing_enabled),
-        "langfuse_scim_sync_enabled": _all(enabled, config.keycloak_enabled, config.langfuse_scim_sync_enabled,
-                                           _keys_set(config, SCIM_SECRETS)),
+        # The buckets rustfs-setup creates for Langfuse's own storage.
+        "langfuse_storage_buckets": [
+            EVENTS_BUCKET, config.langfuse_media_bucket,
+            *([config.langfuse_export_bucket] if config.langfuse_batch_export_enabled else [])] if storage else [],
+        # The mail server Langfuse sends through (the URL itself is a credential; its host is not).
+        "langfuse_smtp_endpoint": _smtp_endpoint(config.langfuse_smtp_url) if enabled else None,
+        # Dragonfly as the langfuse ACL user, or as the default user when ACLs are off.
+        "langfuse_redis_user": "langfuse" if config.dragonfly_acl_enabled else "default",
+        "langfuse_redis_password": (config.dragonfly_langfuse_password if config.dragonfly_acl_enabled
+                                    else config.dragonfly_password) if enabled else None,
         "langfuse_headless_init_enabled": _all(enabled, headless),
         "langfuse_init_project_enabled": _all(enabled, headless, config.langfuse_init_project_id),
         "langfuse_init_org_name": config.langfuse_init_org_name or config.cluster_name,
@@ -252,6 +297,7 @@ def derive_obot(config: ClusterConfig, context: Context) -> dict[str, object]:
     keycloak_host = keycloak_endpoints(config)["keycloak_hostname"]
     # Unset means "use LiteLLM whenever it is deployed" (SEED: default true when litellm_enabled).
     wants_litellm = True if config.obot_litellm_enabled is None else config.obot_litellm_enabled
+    monitoring = _all(enabled, config.monitoring_enabled, config.obot_monitoring_enabled)
     return {
         "obot_enabled": enabled,
         "obot_hostname": _hostname(config, config.obot_subdomain) if enabled else None,
@@ -262,10 +308,41 @@ def derive_obot(config: ClusterConfig, context: Context) -> dict[str, object]:
         "obot_keycloak_realm": config.keycloak_realm if keycloak_sso else None,
         "obot_backup_enabled": _all(enabled, config.rustfs_enabled, _keys_set(config, OBOT_S3_KEYS)),
         "obot_audit_logs_enabled": _all(enabled, config.rustfs_enabled, _keys_set(config, AUDIT_S3_KEYS)),
-        "obot_monitoring_enabled": _all(enabled, config.monitoring_enabled, config.obot_monitoring_enabled),
+        "obot_monitoring_enabled": monitoring,
         "obot_tracing_enabled": _all(enabled, config.tracing_enabled, config.obot_tracing_enabled),
         "obot_litellm_enabled": _all(enabled, config.litellm_enabled, wants_litellm),
+        "obot_keycloak_settings": _obot_keycloak_settings(config, f"https://{keycloak_host}") if keycloak_sso else None,
+        "obot_database_dsn": _obot_dsn(config) if enabled else None,
+        "obot_metrics_token": _obot_metrics_token(config) if monitoring else None,
     }
+
+
+def _obot_keycloak_settings(config: ClusterConfig, base_url: str) -> dict[str, str]:
+    """What Obot's Keycloak auth provider is configured with, but its client secret. The provider
+    appends /realms/<realm> to the base URL itself; Obot adds the cookie secret and drops empty
+    values (no group or role restriction)."""
+    return {
+        "OBOT_KEYCLOAK_AUTH_PROVIDER_URL": base_url,
+        "OBOT_KEYCLOAK_AUTH_PROVIDER_REALM": config.keycloak_realm,
+        "OBOT_KEYCLOAK_AUTH_PROVIDER_CLIENT_ID": config.obot_keycloak_client_id,
+        "OBOT_AUTH_PROVIDER_EMAIL_DOMAINS": config.obot_allowed_email_domains,
+        "OBOT_KEYCLOAK_AUTH_PROVIDER_ALLOWED_GROUPS": config.obot_keycloak_allowed_groups or "",
+        "OBOT_KEYCLOAK_AUTH_PROVIDER_ALLOWED_ROLES": config.obot_keycloak_allowed_roles or "",
+    }
+
+
+def _obot_dsn(config: ClusterConfig) -> str:
+    """Obot's database URL (user, password and database have URL-safe patterns). Only a postgres://
+    DSN makes Obot hand the database to its auth provider for sessions (too large for a cookie with
+    Keycloak's group and role claims)."""
+    return (f"postgres://{config.obot_postgres_user}:{config.obot_db_password}"
+            f"@obot-postgres-rw.ai-system.svc.cluster.local:5432/{config.obot_postgres_db}?sslmode=require")
+
+
+def _obot_metrics_token(config: ClusterConfig) -> str:
+    """The bearer token Prometheus scrapes Obot's metrics with (with sign-in on, /debug/metrics answers
+    only to it). Derived from the encryption key, so it needs no key of its own."""
+    return hmac.new(str(config.obot_encryption_key).encode(), b"obot-metrics", hashlib.sha256).hexdigest()
 
 
 def _database(config: ClusterConfig, context: Context, name: str, namespace: str, database: str, owner: str,
@@ -325,6 +402,7 @@ def derive_rustfs_buckets(config: ClusterConfig, context: Context) -> dict[str, 
         if context.get("talos_backup_enabled") and context.get("backup_s3_internal"):
             buckets.append(config.backup_s3_bucket)
         buckets += [bucket for flag, bucket in BACKUP_BUCKETS.values() if context.get(flag)]
+        buckets += context.get("langfuse_storage_buckets") or []
     return {
         "rustfs_buckets": list(dict.fromkeys(buckets)),
         "backup_buckets": {name: bucket for name, (_, bucket) in BACKUP_BUCKETS.items()},
@@ -403,6 +481,7 @@ DERIVERS: list[Deriver] = [
     derive_litellm,
     derive_langfuse,
     derive_obot,
+    derive_keycloak_realm,
     derive_proxmox,
     derive_cnpg_databases,
     derive_rustfs_buckets,

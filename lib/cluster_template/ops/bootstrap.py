@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ClusterTemplateError, CommandError
+from ..heartbeat import Heartbeat
 from ..inputs import AGE_KEY_FILE
 from ..run import Executor
 from ..tools import sops
@@ -255,6 +256,12 @@ def _probe(talosctl: Talosctl, address: str) -> NodeStage:
     if talosctl.talosconfig is not None and not Path(talosctl.talosconfig).is_file():
         talosctl = Talosctl(talosctl.ex, None, timeout=talosctl.timeout)
     stage = talosctl.probe_stage(address, direct=True)
+    if not stage.reachable and not requires_client_certificate(stage.detail) and _has_endpoints(talosctl):
+        # This machine may have no route to the node (a firewall, another subnet) while apid on a
+        # talosconfig endpoint reaches it over the cluster network: a configured node answers there.
+        proxied = talosctl.probe_stage(address, maintenance=False)
+        if proxied.reachable:
+            return proxied
     if not stage.reachable and requires_client_certificate(stage.detail):
         if talosctl.talosconfig is not None and untrusted_server(stage.detail):
             # Configured (it demands a client certificate) but not by this cluster's CA.
@@ -262,6 +269,11 @@ def _probe(talosctl: Talosctl, address: str) -> NodeStage:
                                              f"signed by the CA of {TALOSCONFIG}")
         return NodeStage("configured", detail="answers authenticated calls only")
     return stage
+
+
+def _has_endpoints(talosctl: Talosctl) -> bool:
+    """Whether authenticated calls can go through the talosconfig's endpoints (it exists)."""
+    return talosctl.talosconfig is not None and Path(talosctl.talosconfig).is_file()
 
 
 def left_maintenance(stage: NodeStage) -> bool:
@@ -509,6 +521,7 @@ def wait_left_maintenance(talosctl: Talosctl, nodes: Sequence[ClusterNode], log:
             log.record(Step("wait for nodes to leave maintenance", PLANNED, ", ".join(pending)))
             return
     deadline = timing.clock() + timing.install_timeout
+    pulse = Heartbeat("nodes to leave maintenance mode", log.progress, talosctl.ex.heartbeat, clock=timing.clock)
     waiting = list(nodes)
     first_look = True
     last_reported: tuple[str, ...] = ()
@@ -533,6 +546,8 @@ def wait_left_maintenance(talosctl: Talosctl, nodes: Sequence[ClusterNode], log:
             log.progress("waiting for nodes to finish installing: "
                          + ", ".join(f"{n.name} ({_stage_text(stages[n.name])})" for n in waiting))
             last_reported = names
+        else:
+            pulse.beat(", ".join(names))
         timing.sleep(timing.poll)
 
 
@@ -546,13 +561,20 @@ def _stage_text(stage: NodeStage, *, verbose: bool = False) -> str:
 
 def etcd_bootstrapped(talosctl: Talosctl, node: ClusterNode) -> list[str] | None:
     """Hostnames of the etcd members as the node reports them, or None when etcd does not answer
-    there (not bootstrapped, or still joining: a joining member answers only once it has joined)."""
-    try:
-        members = talosctl.etcd_members(node.address, direct=True)
-    except CommandError:
-        return None
-    names = [row.get("hostname", "") for row in members if row.get("hostname")]
-    return names or None
+    there (not bootstrapped, or still joining: a joining member answers only once it has joined).
+
+    Asked through the talosconfig's endpoints first (`-e <controllers> -n <node>`: apid there
+    reaches nodes this machine may have no route to), then at the node's own address (the
+    endpoints may all be down or still installing while the node answers)."""
+    for direct in (False, True) if _has_endpoints(talosctl) else (True,):
+        try:
+            members = talosctl.etcd_members(node.address, direct=direct)
+        except CommandError:
+            continue
+        names = [row.get("hostname", "") for row in members if row.get("hostname")]
+        if names:
+            return names
+    return None
 
 
 def etcd_members_anywhere(talosctl: Talosctl, controllers: Sequence[ClusterNode]) -> dict[str, list[str]]:
@@ -626,6 +648,7 @@ def _await_join(talosctl: Talosctl, controllers: Sequence[ClusterNode], found: d
     log.progress(f"etcd runs on {', '.join(found)}; waiting for {labels} to join it (no bootstrap: it would start "
                  "a second etcd cluster)")
     deadline = timing.clock() + timing.bootstrap_timeout
+    pulse = Heartbeat(f"{labels} to join etcd", log.progress, talosctl.ex.heartbeat, clock=timing.clock)
     while joining:
         joining = [node for node in joining if not etcd_bootstrapped(talosctl, node)]
         if not joining:
@@ -635,6 +658,7 @@ def _await_join(talosctl: Talosctl, controllers: Sequence[ClusterNode], found: d
                 f"{', '.join(n.label for n in joining)} did not join etcd within {timing.bootstrap_timeout:g}s; "
                 f"check `talosctl --talosconfig {TALOSCONFIG} -n {joining[0].address} service etcd` and "
                 f"`talosctl -n {next(iter(found))} etcd members`, then re-run `inv bootstrap.talos`")
+        pulse.beat()
         timing.sleep(timing.poll)
     return log.record(Step(name, SKIPPED, f"{already}; {labels} joined the existing etcd cluster"))
 

@@ -17,6 +17,7 @@ from ..cluster.flux import readiness
 from ..errors import ClusterTemplateError
 from ..tools.flux import Flux
 from ..tools.talosctl import Talosctl
+from .etcd_view import etcd_view
 from .kube_lists import CERTIFICATES, OCI_REPOSITORIES, KubeLister
 from .nodes import Inventory, normalise_version
 from .report import Table
@@ -106,15 +107,18 @@ def etcd_table(inventory: Inventory, talos: Talosctl) -> Table:
         table.error = "nodes.yaml has no controller"
         return table
     try:
-        members = {row.get("hostname", ""): row for row in talos.etcd_members(controllers[0].address)}
+        view = etcd_view(talos, controllers)
         rows = {row.get("node", ""): row for row in
                 talos.etcd_status(",".join(node.address for node in controllers))}
     except ClusterTemplateError as error:
         table.error = _first_line(str(error))
         return table
+    members, disagreeing = view.members, view.disagreeing()
     for node in controllers:
         row = rows.get(node.address, {})
         reasons = []
+        if node.name in disagreeing:
+            reasons.append("its etcd lists other members (" + ", ".join(sorted(disagreeing[node.name])) + ")")
         if node.name not in members:
             reasons.append("not an etcd member")
         elif members[node.name].get("learner") == "true":

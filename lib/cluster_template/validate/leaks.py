@@ -6,17 +6,20 @@ anything is written. Anywhere else (a ConfigMap, an annotation, a HelmRelease's 
 be committed to Git in clear. The value is looked for as written, line by line for multi-line
 values (a key pasted into a block scalar is re-indented), and base64-encoded at each of the three
 byte alignments, so a value encoded alone or inside a longer encoded blob (`user:password` in a
-Secret's `data` or a ConfigMap) is found too.
+Secret's `data` or a ConfigMap) is found too, also when the encoding is wrapped over several lines
+(`base64` and PEM wrap at 76 and 64 columns; YAML folds long scalars).
 """
 
 from __future__ import annotations
 
 import base64
 import re
+from itertools import chain
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..secrets import is_secret_path
 from .issues import ValidationIssue
 from .yamldocs import YamlSyntaxError, load_documents
 
@@ -24,8 +27,9 @@ from .yamldocs import YamlSyntaxError, load_documents
 # by chance, so every match would be noise. Eight characters is below any generated credential
 # (init writes 32+), and a credential shorter than that is guessable whether it leaks or not.
 MIN_LEAK_LENGTH = 8
-SOPS_MARK = ".sops."
 _SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$")
+_BASE64_LINE = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
+_BASE64_TAIL = re.compile(r"[A-Za-z0-9+/_-]+={0,2}$")
 
 
 @dataclass(frozen=True)
@@ -41,10 +45,6 @@ class Needle:
         # A value as written counts only as a whole token: the test value "backup-secret" is not
         # leaked by the name "talos-backup-secrets". Encoded forms sit inside longer base64 text.
         return re.search(rf"(?<![A-Za-z0-9]){re.escape(self.text)}(?![A-Za-z0-9])", line) is not None
-
-
-def is_sops_file(rel: str) -> bool:
-    return SOPS_MARK in rel.rsplit("/", 1)[-1]
 
 
 def needles(secrets: Iterable[str]) -> list[Needle]:
@@ -83,24 +83,46 @@ def find_leaks(files: Mapping[str, bytes | str], secrets: Iterable[str]) -> list
     patterns = needles(secrets)
     if not patterns:
         return []
+    encoded = [needle for needle in patterns if needle.form != "as written"]
     issues: list[ValidationIssue] = []
     for rel in sorted(files):
-        if is_sops_file(rel):
+        if is_secret_path(rel):  # encrypted before it is written; the rules file .sops.yaml is not
             continue
         data = files[rel]
         text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
         for document in _documents(text):
-            for number, line in document.lines:
-                needle = next((n for n in patterns if n.found_in(line)), None)
-                if needle is None:
-                    continue
+            hits = chain(((number, _first(patterns, line)) for number, line in document.lines),
+                         ((number, _first(encoded, line)) for number, line in _wrapped(document.lines)))
+            number, needle = next(((number, hit) for number, hit in hits if hit is not None), (0, None))
+            if needle is not None:  # one issue per document: the first line that holds a credential
                 issues.append(ValidationIssue(
                     rel, document.index, document.kind, document.namespace, document.name, f"line {number}",
                     f"a credential from the configuration ({needle.form}) is in a file sops does not encrypt; "
                     f"move it into a *.sops.yaml Secret and reference that Secret (secretKeyRef, valuesFrom, "
                     f"substituteFrom) instead"))
-                break
     return issues
+
+
+def _first(patterns: list[Needle], line: str) -> Needle | None:
+    return next((needle for needle in patterns if needle.found_in(line)), None)
+
+
+def _wrapped(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Base64 text wrapped over lines, joined: (first line number, the joined text) for each run of a
+    line ending in base64 characters followed by lines of nothing else. Only encoded needles can
+    match there (a joined run has no token boundaries)."""
+    runs: list[tuple[int, str]] = []
+    start, parts = 0, []
+    for number, line in [*lines, (0, "")]:
+        content = line.strip()
+        if parts and _BASE64_LINE.match(content) and not parts[-1].endswith("="):
+            parts.append(content)
+            continue
+        if len(parts) > 1:
+            runs.append((start, "".join(parts)))
+        tail = _BASE64_TAIL.search(content)
+        start, parts = number, [tail.group(0)] if tail else []
+    return runs
 
 
 @dataclass

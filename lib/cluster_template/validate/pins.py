@@ -37,6 +37,10 @@ _EXACT = re.compile(r"^(?:v?\d+\.\d+\.\d+(?:[-+._][0-9A-Za-z][0-9A-Za-z.+_-]*)?"
 # Images whose project numbers each release with one integer (`http-https-echo:40` is a release,
 # not a moving major tag as `postgres:16` is). Every other image needs major.minor.patch.
 SINGLE_NUMBER_RELEASES = frozenset({"ghcr.io/mendhak/http-https-echo", "mendhak/http-https-echo"})
+# PostgreSQL numbers each release major.minor since version 10 (`17.6` is a release, `17` moves);
+# the official image adds a variant (`17.6-alpine`).
+TWO_NUMBER_RELEASES = frozenset({"postgres", "docker.io/library/postgres"})
+_TWO_NUMBER = re.compile(r"^\d+\.\d+(?:-[0-9A-Za-z][0-9A-Za-z.-]*)?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 _FIX = "pin an exact version (like 1.2.3) or a digest (@sha256:...)"
@@ -48,6 +52,8 @@ def version_problem(value: Any, what: str, image: str | None = None) -> str | No
         return f"{what} has no version (it would float to the newest); {_FIX}"
     text = str(value).strip()
     if image in SINGLE_NUMBER_RELEASES and text.isdigit():
+        return None
+    if image in TWO_NUMBER_RELEASES and _TWO_NUMBER.match(text):
         return None
     if text == "latest" or not _EXACT.match(text):
         return f"{what} {text!r} is not an exact version; {_FIX}"
@@ -135,8 +141,8 @@ def _containers(value: Any, path: list) -> list[tuple[str, str]]:
 
 
 def _value_images(value: Any, path: list) -> list[tuple[str, str]]:
-    """Images set in Helm values: `image: repo:tag` strings, and mappings with `repository` and a
-    `tag` (no tag leaves the chart's own pinned default, which is fine)."""
+    """Images set in Helm values: `image: repo:tag` strings (or `image: repo` beside a `tag`), and
+    mappings with `repository` and a `tag` (no tag leaves the chart's own pinned default, which is fine)."""
     problems: list[tuple[str, str]] = []
     if isinstance(value, Mapping):
         if isinstance(value.get("repository"), str) and "tag" in value and not value.get("digest"):
@@ -147,10 +153,12 @@ def _value_images(value: Any, path: list) -> list[tuple[str, str]]:
                 if problem:
                     problems.append((format_path([*path, "tag"]), problem))
         for key, item in value.items():
-            if key == "image" and isinstance(item, str) and "/" in item:
-                problem = image_problem(item)
+            if key == "image" and isinstance(item, str) and item:
+                # `image: repo` with a sibling `tag` is the repository; else the whole reference.
+                tag = value.get("tag")
+                problem = image_problem(item) if tag is None else version_problem(tag, f"image {item!r} tag", item)
                 if problem:
-                    problems.append((format_path([*path, key]), problem))
+                    problems.append((format_path([*path, key if tag is None else "tag"]), problem))
             elif key in _CONTAINER_LISTS and isinstance(item, list):
                 problems += [(p, m) for p, m in _containers({key: item}, path)]
             else:

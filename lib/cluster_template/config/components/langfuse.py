@@ -1,6 +1,6 @@
 """Langfuse: LLM tracing and analytics, with its PostgreSQL (CNPG), ClickHouse, Dragonfly and RustFS
-storage, backups, Keycloak SSO and SCIM role sync, headless initialization of the first
-organization, user and project, and default access for SSO users."""
+storage, backups, Keycloak SSO, headless initialization of the first organization, user and
+project, and default access for SSO users."""
 
 from __future__ import annotations
 
@@ -9,28 +9,32 @@ from typing import Literal
 from pydantic import Field
 
 from ..base import Settings, is_set, rule, set_together
-from ..types import Cron, Subdomain, secret
+from ..types import Subdomain, secret
 from ._shared import (
-    EMAIL_PATTERN, MONITORING, TRACING, Email, Ratio, Slug, StorageSize, all_set, any_set, credentials_need_rustfs,
-    needs,
-    requires_true, requires_values,
+    EMAIL_PATTERN, MONITORING, TRACING, Email, Ratio, Slug, StorageSize, all_set, any_set, needs, requires_true,
+    requires_values,
 )
 
 LANGFUSE_S3_KEYS = ("langfuse_s3_access_key", "langfuse_s3_secret_key")
 BACKUP_S3_KEYS = ("langfuse_backup_s3_access_key", "langfuse_backup_s3_secret_key")
 HEADLESS_KEYS = ("langfuse_init_org_id", "langfuse_init_user_email", "langfuse_init_user_password")
 PROJECT_KEYS = ("langfuse_init_project_public_key", "langfuse_init_project_secret_key")
-SCIM_SECRETS = ("langfuse_scim_public_key", "langfuse_scim_secret_key", "langfuse_sync_keycloak_client_secret")
 BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+
+# The events bucket has no key of its own in the seed; its name is fixed.
+EVENTS_BUCKET = "langfuse-events"
 
 OrgRole = Literal["OWNER", "ADMIN", "MEMBER", "VIEWER", "NONE"]
 ProjectRole = Literal["OWNER", "ADMIN", "MEMBER", "VIEWER"]
-DEFAULT_ROLE_MAPPING = {"admin": "ADMIN", "operator": "MEMBER", "developer": "MEMBER", "default": "VIEWER"}
 
 
 class LangfuseSettings(Settings):
-    langfuse_enabled: bool = Field(False, description="Deploy Langfuse (needs CNPG and Dragonfly).")
+    langfuse_enabled: bool = Field(False, description="Deploy Langfuse (needs CNPG, Dragonfly and RustFS).")
     langfuse_subdomain: Subdomain = Field("langfuse", description="Langfuse is served at <langfuse_subdomain>.<cloudflare_domain>.")
+    langfuse_chart_version: str = Field(
+        "1.5.41", pattern=r"^1\.[0-9]+\.[0-9]+$",
+        description="Langfuse Helm chart version. Only 1.x: the templates write its values (Bitnami ClickHouse); "
+                    "2.x moved ClickHouse to an operator.")
     langfuse_nextauth_secret: str | None = secret(
         None, min_length=32, description="Session signing secret (openssl rand -base64 32).")
     langfuse_salt: str | None = secret(None, min_length=32, description="API key hashing salt (openssl rand -base64 32).")
@@ -55,7 +59,7 @@ class LangfuseSettings(Settings):
 
     # -- S3 storage (RustFS) ----------------------------------------------------------------
     langfuse_s3_access_key: str | None = secret(
-        None, min_length=1, description="RustFS access key for events, media and exports; required with RustFS.")
+        None, min_length=1, description="RustFS access key for events, media and exports (required with langfuse_enabled).")
     langfuse_s3_secret_key: str | None = secret(None, min_length=1, description="Secret key paired with langfuse_s3_access_key.")
     langfuse_s3_concurrent_writes: int = Field(50, ge=1, le=500, description="S3 write connection pool size.")
     langfuse_s3_concurrent_reads: int = Field(50, ge=1, le=500, description="S3 read connection pool size.")
@@ -63,6 +67,8 @@ class LangfuseSettings(Settings):
     langfuse_export_bucket: str = Field("langfuse-exports", pattern=BUCKET, description="Bucket for batch exports.")
     langfuse_media_max_size: int = Field(
         1_000_000_000, ge=1, le=10_000_000_000, description="Largest media upload, in bytes (default 1 GB).")
+    langfuse_media_download_url_expiry: int = Field(
+        3600, ge=60, le=604800, description="Seconds a media download link (S3 presigned URL) stays valid.")
     langfuse_batch_export_enabled: bool = Field(True, description="Enable batch exports.")
 
     # -- PostgreSQL backup ------------------------------------------------------------------
@@ -83,7 +89,9 @@ class LangfuseSettings(Settings):
         None, pattern=r"^[a-z0-9.-]+(,[a-z0-9.-]+)*$",
         description="Comma-separated e-mail domains that must sign in with SSO.")
     langfuse_session_max_age: int = Field(
-        2592000, ge=3600, le=31536000, description="Session lifetime in seconds (default 30 days).")
+        43200, ge=5, le=525600,
+        description="Session lifetime in minutes (default 43200 = 30 days). Langfuse's AUTH_SESSION_MAX_AGE counts "
+                    "minutes; SEED.md said seconds, so a seed value of 2592000 is refused rather than read as 5 years.")
 
     # -- caching ----------------------------------------------------------------------------
     langfuse_cache_api_key_enabled: bool = Field(True, description="Cache API keys in Dragonfly.")
@@ -131,19 +139,6 @@ class LangfuseSettings(Settings):
         None, description="Project new SSO users join. Default: langfuse_init_project_id.")
     langfuse_default_project_role: ProjectRole | None = Field(None, description="Role of new SSO users in that project.")
 
-    # -- SCIM role sync (Langfuse Enterprise) -----------------------------------------------
-    langfuse_scim_sync_enabled: bool = Field(
-        False, description="Sync Keycloak realm roles to Langfuse organization roles over SCIM (Enterprise license).")
-    langfuse_scim_sync_schedule: Cron = Field("*/5 * * * *", description="Cron schedule of the role sync.")
-    langfuse_scim_public_key: str | None = secret(None, min_length=1, description="Langfuse organization API public key.")
-    langfuse_scim_secret_key: str | None = secret(None, min_length=1, description="Langfuse organization API secret key.")
-    langfuse_sync_keycloak_client_id: str = Field(
-        "langfuse-sync", min_length=1, description="Keycloak service-account client the sync reads roles with.")
-    langfuse_sync_keycloak_client_secret: str | None = secret(
-        None, min_length=1, description="Client secret of that service account.")
-    langfuse_role_mapping: dict[str, OrgRole] = Field(
-        DEFAULT_ROLE_MAPPING, description="Keycloak realm role -> Langfuse organization role.")
-
 
 @rule
 def langfuse_requirements(config, nodes):
@@ -158,10 +153,15 @@ def langfuse_requirements(config, nodes):
     if config.dragonfly_acl_enabled:
         yield from requires_values(config, ("dragonfly_langfuse_password",),
                                    "langfuse_enabled and dragonfly_acl_enabled are true")
-    if config.rustfs_enabled:
-        yield from requires_values(config, LANGFUSE_S3_KEYS,
-                                   "langfuse_enabled and rustfs_enabled are true (events and media go to RustFS)")
-    yield from credentials_need_rustfs(config, LANGFUSE_S3_KEYS, "the Langfuse S3 keys")
+    yield from requires_true(config, "langfuse_enabled", ("rustfs_enabled",),
+                             "Langfuse keeps its events, media and exports in S3 buckets on RustFS")
+    yield from requires_values(config, LANGFUSE_S3_KEYS, "langfuse_enabled is true (events and media go to RustFS)")
+    if config.dragonfly_cache_mode:
+        yield "langfuse_enabled", ("requires dragonfly_cache_mode: false (Langfuse queues its work in Dragonfly; "
+                                   "evicted keys would be lost jobs)")
+    if config.langfuse_clickhouse_replicas > 1 and not config.langfuse_clickhouse_cluster_enabled:
+        yield "langfuse_clickhouse_replicas", ("requires langfuse_clickhouse_cluster_enabled: true (ClickHouse "
+                                               "replicas share data only in cluster mode)")
 
 
 @rule
@@ -186,11 +186,8 @@ def langfuse_flag_prerequisites(config, nodes):
     yield from needs(config, "langfuse_tracing_enabled", {**owner, "tracing_enabled": TRACING})
     yield from needs(config, "langfuse_disable_password_auth", {
         "langfuse_sso_enabled": "without SSO nobody could sign in"})
-    yield from needs(config, "langfuse_scim_sync_enabled", {**owner, "keycloak_enabled": "roles are read from Keycloak"})
     if config.langfuse_sso_enabled:
         yield from requires_values(config, ("langfuse_keycloak_client_secret",), "langfuse_sso_enabled is true")
-    if config.langfuse_scim_sync_enabled:
-        yield from requires_values(config, SCIM_SECRETS, "langfuse_scim_sync_enabled is true")
 
 
 @rule

@@ -1,12 +1,15 @@
 """LiteLLM: the AI model gateway, with its PostgreSQL database and Dragonfly cache, Azure provider
-keys, Keycloak SSO, Langfuse callbacks, backups, dashboards, tracing, alerting and guardrails."""
+keys, Keycloak SSO, Langfuse callbacks, backups, dashboards, tracing and alerting."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from pydantic import Field
 
 from ..base import Settings, is_set, rule, set_together
-from ..types import HttpURL, Subdomain, secret
+from ..types import AzureResourceName, HttpURL, PgIdentifier, Subdomain, secret
 from ._shared import (
     MONITORING, TRACING, StorageSize, credentials_need_rustfs, needs, requires_true, requires_values,
 )
@@ -26,6 +29,73 @@ AZURE_API_VERSION = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$"
 HTTPS_BASE = r"^https://\S+$"
 
 
+@dataclass(frozen=True)
+class Model:
+    """One entry of LiteLLM's model_list: the name clients ask for, the provider's model, the mode
+    LiteLLM's health checks and routing need for anything that is not chat."""
+
+    name: str
+    model: str
+    mode: str | None = None
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A provider endpoint whose models are listed (and whose host is reachable) only when its
+    key is set. `base_key` names the key holding its base URL; for Azure OpenAI the base is built
+    from the resource name instead."""
+
+    name: str
+    key: str
+    env: str
+    models: tuple[Model, ...]
+    base_key: str | None = None
+    resource_key: str | None = None
+    version_key: str | None = None
+    api_version: str | None = None
+
+
+_CHAT = "chat"
+PROVIDERS = (
+    Provider("azure-openai-us-east", "azure_openai_us_east_api_key", "AZURE_OPENAI_US_EAST_API_KEY", (
+        Model("gpt-4.1", "azure/gpt-4.1"),
+        Model("gpt-4.1-nano", "azure/gpt-4.1-nano"),
+        Model("gpt-4o-mini", "azure/gpt-4o-mini"),
+        Model("o3", "azure/o3"),
+        Model("o4-mini", "azure/o4-mini"),
+        Model("text-embedding-3-small", "azure/text-embedding-3-small", "embedding"),
+        Model("text-embedding-ada-002", "azure/text-embedding-ada-002", "embedding"),
+    ), resource_key="azure_openai_us_east_resource_name", version_key="azure_openai_us_east_api_version"),
+    Provider("azure-openai-us-east2", "azure_openai_us_east2_api_key", "AZURE_OPENAI_US_EAST2_API_KEY", (
+        Model("gpt-5", "azure/gpt5_series/gpt-5"),
+        Model("gpt-5-chat", "azure/gpt5_series/gpt-5-chat"),
+        Model("gpt-5-mini", "azure/gpt5_series/gpt-5-mini"),
+        Model("gpt-5-nano", "azure/gpt5_series/gpt-5-nano"),
+        Model("gpt-5.1", "azure/gpt5_series/gpt-5.1"),
+        Model("gpt-5.2", "azure/gpt5_series/gpt-5.2"),
+        Model("gpt-image-1", "azure/gpt-image-1", "image_generation"),
+        Model("text-embedding-3-large", "azure/text-embedding-3-large", "embedding"),
+    ), resource_key="azure_openai_us_east2_resource_name", version_key="azure_openai_us_east2_api_version"),
+    # The realtime deployments live on their own endpoint but are paid with the US East 2 key.
+    Provider("azure-openai-realtime", "azure_openai_us_east2_api_key", "AZURE_OPENAI_US_EAST2_API_KEY", (
+        Model("gpt-realtime", "azure/gpt-realtime", "realtime"),
+        Model("gpt-realtime-mini", "azure/gpt-realtime-mini", "realtime"),
+    ), base_key="azure_openai_realtime_api_base", api_version="2024-10-01-preview"),
+    Provider("azure-anthropic", "azure_anthropic_api_key", "AZURE_ANTHROPIC_API_KEY", (
+        Model("claude-opus-4-5", "anthropic/claude-opus-4-5"),
+        Model("claude-sonnet-4-5", "anthropic/claude-sonnet-4-5"),
+        Model("claude-opus-4-1", "anthropic/claude-opus-4-1"),
+        Model("claude-haiku-4-5", "anthropic/claude-haiku-4-5"),
+    ), base_key="azure_anthropic_api_base"),
+    Provider("azure-cohere-embed", "azure_cohere_embed_api_key", "AZURE_COHERE_EMBED_API_KEY", (
+        Model("cohere-embed-v-4-0", "azure_ai/cohere-embed-v-4-0", "embedding"),
+    ), base_key="azure_cohere_embed_api_base"),
+    Provider("azure-cohere-rerank", "azure_cohere_rerank_api_key", "AZURE_COHERE_RERANK_API_KEY", (
+        Model("cohere-rerank-v3.5", "cohere/cohere-rerank-v3.5", "rerank"),
+    ), base_key="azure_cohere_rerank_api_base"),
+)
+
+
 class LiteLLMSettings(Settings):
     litellm_enabled: bool = Field(False, description="Deploy the LiteLLM proxy (needs CNPG and Dragonfly with ACLs).")
     litellm_subdomain: Subdomain = Field("litellm", description="LiteLLM is served at <litellm_subdomain>.<cloudflare_domain>.")
@@ -36,21 +106,21 @@ class LiteLLMSettings(Settings):
         None, min_length=32, description="Key that encrypts stored provider credentials (32+ characters).")
 
     # -- database ---------------------------------------------------------------------------
-    litellm_db_name: str = Field("litellm", min_length=1, description="Database name.")
-    litellm_db_user: str = Field("litellm", min_length=1, description="Database user.")
+    litellm_db_name: PgIdentifier = Field("litellm", description="Database name (a lower-case identifier).")
+    litellm_db_user: PgIdentifier = Field("litellm", description="Database user (a lower-case identifier).")
     litellm_db_password: str | None = secret(None, min_length=1, description="Database password.")
     litellm_db_instances: int = Field(1, ge=1, le=5, description="PostgreSQL instances.")
     litellm_storage_size: StorageSize = Field("10Gi", description="Database volume size.")
 
     # -- Azure providers --------------------------------------------------------------------
     azure_openai_us_east_api_key: str | None = secret(None, min_length=1, description="Azure OpenAI key, US East resource.")
-    azure_openai_us_east_resource_name: str | None = Field(
-        None, min_length=1, description="Azure OpenAI resource name in US East (e.g. my-openai-eastus).")
+    azure_openai_us_east_resource_name: AzureResourceName | None = Field(
+        None, description="Azure OpenAI resource name in US East (e.g. my-openai-eastus).")
     azure_openai_us_east_api_version: str = Field(
         "2025-01-01-preview", pattern=AZURE_API_VERSION, description="Azure OpenAI API version for US East.")
     azure_openai_us_east2_api_key: str | None = secret(None, min_length=1, description="Azure OpenAI key, US East 2 resource.")
-    azure_openai_us_east2_resource_name: str | None = Field(
-        None, min_length=1, description="Azure OpenAI resource name in US East 2.")
+    azure_openai_us_east2_resource_name: AzureResourceName | None = Field(
+        None, description="Azure OpenAI resource name in US East 2.")
     azure_openai_us_east2_api_version: str = Field(
         "2025-04-01-preview", pattern=AZURE_API_VERSION, description="Azure OpenAI API version for US East 2.")
     azure_anthropic_api_key: str | None = secret(None, min_length=1, description="Azure AI Services key for Claude models.")
@@ -60,6 +130,9 @@ class LiteLLMSettings(Settings):
     azure_cohere_embed_api_base: str | None = Field(None, pattern=HTTPS_BASE, description="Base URL for Cohere Embed.")
     azure_cohere_rerank_api_key: str | None = secret(None, min_length=1, description="Azure AI Services key for Cohere Rerank.")
     azure_cohere_rerank_api_base: str | None = Field(None, pattern=HTTPS_BASE, description="Base URL for Cohere Rerank.")
+    azure_openai_realtime_api_base: str | None = Field(
+        None, pattern=HTTPS_BASE,
+        description="Base URL of the Azure OpenAI resource serving gpt-realtime models (paid with the US East 2 key).")
 
     # -- SSO --------------------------------------------------------------------------------
     litellm_oidc_enabled: bool = Field(False, description="Sign in to the LiteLLM UI through Keycloak.")
@@ -84,17 +157,16 @@ class LiteLLMSettings(Settings):
     litellm_tracing_enabled: bool = Field(
         False, description="Export LiteLLM traces to Tempo over OTLP gRPC (needs tracing_enabled).")
 
-    # -- alerting and guardrails ------------------------------------------------------------
-    litellm_alerting_enabled: bool = Field(False, description="Send LiteLLM alerts to Slack and/or Discord.")
+    # -- alerting ---------------------------------------------------------------------------
+    litellm_alerting_enabled: bool = Field(False, description="Send LiteLLM alerts to Slack or Discord.")
     litellm_slack_webhook_url: str | None = secret(
         None, pattern=r"^https://hooks\.slack\.com/\S+$", description="Slack incoming-webhook URL for alerts.")
     litellm_discord_webhook_url: str | None = secret(
-        None, pattern=r"^https://discord\.com/api/webhooks/\S+$", description="Discord webhook URL for alerts.")
+        None, pattern=r"^https://discord\.com/api/webhooks/\S+$",
+        description="Discord webhook URL for alerts (LiteLLM posts to its Slack-compatible /slack endpoint); "
+                    "instead of litellm_slack_webhook_url.")
     litellm_alerting_threshold: int = Field(
-        300, ge=60, le=3600, description="Seconds after which a request is reported as slow.")
-    litellm_guardrails_enabled: bool = Field(False, description="Enable LiteLLM's built-in content filter.")
-    litellm_presidio_enabled: bool = Field(False, description="Mask personal data with Presidio (adds sidecars).")
-    litellm_prompt_injection_check: bool = Field(False, description="Enable prompt-injection detection.")
+        300, ge=60, le=3600, description="Seconds after which a request is reported as hanging or slow.")
 
 
 def litellm_backup_configured(config) -> bool:
@@ -120,8 +192,7 @@ def litellm_flag_prerequisites(config, nodes):
     yield from needs(config, "litellm_oidc_enabled", {**owner, "keycloak_enabled": "Keycloak is the identity provider"})
     yield from needs(config, "litellm_monitoring_enabled", {**owner, "monitoring_enabled": MONITORING})
     yield from needs(config, "litellm_tracing_enabled", {**owner, "tracing_enabled": TRACING})
-    for flag in ("litellm_langfuse_enabled", "litellm_alerting_enabled", "litellm_guardrails_enabled",
-                 "litellm_presidio_enabled", "litellm_prompt_injection_check"):
+    for flag in ("litellm_langfuse_enabled", "litellm_alerting_enabled"):
         yield from needs(config, flag, owner)
     if config.litellm_oidc_enabled:
         yield from requires_values(config, ("litellm_oidc_client_secret",), "litellm_oidc_enabled is true")
@@ -129,6 +200,9 @@ def litellm_flag_prerequisites(config, nodes):
         yield from requires_values(config, LANGFUSE_KEYS, "litellm_langfuse_enabled is true")
     if config.litellm_alerting_enabled and not any(is_set(getattr(config, key)) for key in WEBHOOKS):
         yield "litellm_alerting_enabled", "requires litellm_slack_webhook_url or litellm_discord_webhook_url"
+    if all(is_set(getattr(config, key)) for key in WEBHOOKS):
+        yield "litellm_discord_webhook_url", ("cannot be set together with litellm_slack_webhook_url "
+                                              "(LiteLLM posts its alerts to one webhook)")
 
 
 @rule
@@ -146,3 +220,37 @@ def litellm_backup_prerequisites(config, nodes):
 def azure_provider_pairs(config, nodes):
     for key, endpoint in AZURE_PAIRS:
         yield from set_together(config, (key, endpoint), "Azure provider")
+    if is_set(config.azure_openai_realtime_api_base) and not is_set(config.azure_openai_us_east2_api_key):
+        yield "azure_openai_realtime_api_base", "requires azure_openai_us_east2_api_key (the realtime models use it)"
+
+
+def _api_base(config, provider: Provider) -> str:
+    if provider.resource_key:
+        return f"https://{getattr(config, provider.resource_key)}.openai.azure.com"
+    return getattr(config, provider.base_key)
+
+
+def enabled_providers(config) -> list[dict[str, object]]:
+    """The providers whose key (and endpoint) is set, each with the host LiteLLM must reach, the
+    environment variable its key travels in, and its models as LiteLLM's model_list entries."""
+    providers = []
+    for provider in PROVIDERS:
+        endpoint = provider.resource_key or provider.base_key
+        if not (is_set(getattr(config, provider.key)) and is_set(getattr(config, endpoint))):
+            continue
+        base = _api_base(config, provider)
+        params: dict[str, object] = {"api_base": base, "api_key": f"os.environ/{provider.env}"}
+        version = getattr(config, provider.version_key) if provider.version_key else provider.api_version
+        if version:
+            params["api_version"] = version
+        models = []
+        for model in provider.models:
+            entry: dict[str, object] = {"model_name": model.name, "litellm_params": {"model": model.model, **params}}
+            if model.mode and model.mode != _CHAT:
+                # LiteLLM's background health check cannot probe realtime sessions.
+                entry["model_info"] = {"mode": model.mode, **(
+                    {"disable_background_health_check": True} if model.mode == "realtime" else {})}
+            models.append(entry)
+        providers.append({"name": provider.name, "env": provider.env, "api_key": getattr(config, provider.key),
+                          "host": urlsplit(base).hostname, "models": models})
+    return providers

@@ -9,15 +9,25 @@ from typing import Literal
 from pydantic import Field
 
 from ..base import Settings, is_set, rule, set_together
-from ..types import DNSLabel, HttpURL, Subdomain, secret
+from ..types import DNSLabel, HttpURL, PgIdentifier, Subdomain, secret
 from ._shared import (
-    MONITORING, TRACING, CpuQuantity, Ratio, SemVer, StorageSize, credentials_need_rustfs, needs, requires_true,
-    requires_values,
+    MONITORING, TRACING, CpuQuantity, Ratio, SemVer, StorageSize, all_set, credentials_need_rustfs, needs,
+    requires_true, requires_values,
 )
 
 OBOT_S3_KEYS = ("obot_s3_access_key", "obot_s3_secret_key")
 AUDIT_S3_KEYS = ("obot_audit_s3_access_key", "obot_audit_s3_secret_key")
 WORKSPACE_S3_KEYS = ("obot_workspace_s3_access_key", "obot_workspace_s3_secret_key")
+# MCP container defaults and the largest limit, as the LimitRange orders them (the API server
+# refuses a LimitRange whose default request exceeds its default limit, or a default above max).
+MCP_LIMIT_ORDER = {
+    "cpu": ("obot_mcp_default_cpu_request", "obot_mcp_default_cpu_limit", "obot_mcp_max_cpu"),
+    "memory": ("obot_mcp_default_memory_request", "obot_mcp_default_memory_limit", "obot_mcp_max_memory"),
+}
+# Obot reads its database only as a URL (postgres://user:password@host/db): these stay valid there as written.
+URL_SAFE_PASSWORD = r"^[A-Za-z0-9._~+=-]+$"
+_REFUSED_LIMIT_RANGE = "the MCP namespace's LimitRange would be refused"
+_BINARY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
 
 class ObotSettings(Settings):
@@ -31,9 +41,12 @@ class ObotSettings(Settings):
     obot_memory_limit: StorageSize = Field("4Gi", description="Memory limit of the Obot pod.")
 
     # -- database and storage ---------------------------------------------------------------
-    obot_db_password: str | None = secret(None, min_length=1, description="PostgreSQL password.")
-    obot_postgres_user: str = Field("obot", min_length=1, description="PostgreSQL user.")
-    obot_postgres_db: str = Field("obot", min_length=1, description="PostgreSQL database.")
+    obot_db_password: str | None = secret(
+        None, pattern=URL_SAFE_PASSWORD,
+        description="PostgreSQL password: letters, digits and . _ ~ + = - (it is part of Obot's database URL; "
+                    "openssl rand -hex 32).")
+    obot_postgres_user: PgIdentifier = Field("obot", description="PostgreSQL user (a lower-case identifier).")
+    obot_postgres_db: PgIdentifier = Field("obot", description="PostgreSQL database (a lower-case identifier).")
     obot_postgresql_replicas: int = Field(1, ge=1, le=5, description="PostgreSQL instances.")
     obot_postgresql_storage_size: StorageSize = Field("10Gi", description="PostgreSQL volume size.")
     obot_storage_size: StorageSize = Field("20Gi", description="Workspace volume size (directory workspace).")
@@ -44,13 +57,14 @@ class ObotSettings(Settings):
     obot_s3_bucket: str = Field("obot-workspaces", min_length=1, description="Workspace bucket (s3 workspace).")
     obot_s3_endpoint: HttpURL = Field(
         "http://rustfs-svc.storage.svc.cluster.local:9000", description="Workspace S3 endpoint (s3 workspace).")
-    obot_s3_region: str = Field("us-east-1", min_length=1, description="Workspace S3 region (s3 workspace).")
+    obot_s3_region: str = Field(
+        "us-east-1", min_length=1, description="S3 region of the workspace (s3 workspace) and audit-log stores.")
     obot_workspace_s3_access_key: str | None = secret(None, min_length=1, description="Workspace S3 access key.")
     obot_workspace_s3_secret_key: str | None = secret(None, min_length=1, description="Workspace S3 secret key.")
 
     # -- encryption and bootstrap -----------------------------------------------------------
     obot_encryption_provider: Literal["custom", "aws", "gcp", "azure"] = Field(
-        "custom", description="Where the data encryption key comes from; custom uses obot_encryption_key.")
+        "custom", description="Where the data encryption key comes from; only custom (obot_encryption_key) is supported.")
     obot_encryption_key: str | None = secret(
         None, pattern=r"^[A-Za-z0-9+/]{43}=$", description="Data encryption key: 32 bytes, base64 (openssl rand -base64 32).")
     obot_bootstrap_token: str | None = secret(
@@ -59,7 +73,8 @@ class ObotSettings(Settings):
     # -- access -----------------------------------------------------------------------------
     obot_admin_emails: str | None = Field(None, min_length=1, description="Comma-separated e-mails of administrators.")
     obot_owner_emails: str | None = Field(None, min_length=1, description="Comma-separated e-mails of owners.")
-    obot_allowed_email_domains: str = Field("*", min_length=1, description="Comma-separated e-mail domains allowed in, or *.")
+    obot_allowed_email_domains: str = Field(
+        "*", min_length=1, description="Comma-separated e-mail domains allowed to sign in through Keycloak, or *.")
     obot_tool_registries: list[str] = Field(
         ["/obot-tools/tools"], description="Tool registries (gptscript repositories or paths).")
     obot_default_mcp_catalog: str | None = Field(
@@ -69,15 +84,14 @@ class ObotSettings(Settings):
     obot_keycloak_enabled: bool = Field(False, description="Sign in to Obot through Keycloak.")
     obot_keycloak_client_id: str = Field("obot", min_length=1, description="Client ID of the obot client in Keycloak.")
     obot_keycloak_client_secret: str | None = secret(None, min_length=1, description="Client secret of that client.")
-    obot_keycloak_cookie_secret: str | None = secret(
-        None, min_length=32, description="Cookie encryption key, 32+ characters (openssl rand -base64 32).")
     obot_keycloak_allowed_groups: str | None = Field(
         None, min_length=1, description="Comma-separated Keycloak groups allowed in. Unset: everyone.")
     obot_keycloak_allowed_roles: str | None = Field(
         None, min_length=1, description="Comma-separated Keycloak roles allowed in. Unset: everyone.")
 
     # -- MCP namespace ----------------------------------------------------------------------
-    obot_mcp_namespace: DNSLabel = Field("obot-mcp", description="Namespace the MCP server pods run in (restricted PSS).")
+    obot_mcp_namespace: DNSLabel = Field(
+        "obot-mcp", description="Namespace the MCP server pods run in (Pod Security baseline enforced, restricted audited).")
     obot_mcp_cpu_requests_quota: CpuQuantity = Field("4", description="CPU requests quota of the MCP namespace.")
     obot_mcp_cpu_limits_quota: CpuQuantity = Field("8", description="CPU limits quota of the MCP namespace.")
     obot_mcp_memory_requests_quota: StorageSize = Field("8Gi", description="Memory requests quota of the MCP namespace.")
@@ -149,5 +163,38 @@ def obot_flag_prerequisites(config, nodes):
     yield from needs(config, "obot_tracing_enabled", {**owner, "tracing_enabled": TRACING})
     yield from needs(config, "obot_litellm_enabled", {**owner, "litellm_enabled": "LiteLLM is the model gateway"})
     if config.obot_keycloak_enabled:
-        yield from requires_values(config, ("obot_keycloak_client_secret", "obot_keycloak_cookie_secret"),
-                                   "obot_keycloak_enabled is true")
+        yield from requires_values(config, ("obot_keycloak_client_secret",), "obot_keycloak_enabled is true")
+
+
+def quantity(value: str) -> float:
+    """A CPU (`500m`, `2`) or memory (`512Mi`) quantity of the config's own spellings, as a number."""
+    if value.endswith("m"):
+        return int(value[:-1]) / 1000
+    unit = _BINARY_UNITS.get(value[-2:])
+    return int(value[:-2]) * unit if unit else int(value)
+
+
+@rule
+def obot_runtime_settings(config, nodes):
+    if not config.obot_enabled:
+        return
+    if config.obot_encryption_provider != "custom":
+        yield ("obot_encryption_provider",
+               "not supported (yet): the aws, gcp and azure providers need a KMS key and cloud credentials that "
+               "cluster.yaml has no keys for; use custom with obot_encryption_key")
+    # The Obot server has one set of AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in its
+    # environment), read by both the s3 workspace and the audit-log store.
+    if (config.obot_workspace_provider == "s3" and all_set(config, AUDIT_S3_KEYS)
+            and (config.obot_workspace_s3_access_key, config.obot_workspace_s3_secret_key)
+            != (config.obot_audit_s3_access_key, config.obot_audit_s3_secret_key)):
+        yield ("obot_audit_s3_access_key", "must equal obot_workspace_s3_access_key/obot_workspace_s3_secret_key "
+               "with the s3 workspace (Obot reads one pair of AWS credentials for both stores)")
+    if (config.obot_workspace_provider == "s3" and config.rustfs_enabled is not True
+            and config.obot_s3_endpoint == ObotSettings.model_fields["obot_s3_endpoint"].default):
+        yield "obot_s3_endpoint", "is RustFS's address, which requires rustfs_enabled: true (or name another S3 service)"
+    for request, limit, largest in MCP_LIMIT_ORDER.values():
+        values = [getattr(config, key) for key in (request, limit, largest)]
+        if quantity(values[0]) > quantity(values[1]):
+            yield request, f"{values[0]} is above {limit} ({values[1]}): {_REFUSED_LIMIT_RANGE}"
+        if quantity(values[1]) > quantity(values[2]):
+            yield limit, f"{values[1]} is above {largest} ({values[2]}): {_REFUSED_LIMIT_RANGE}"

@@ -47,7 +47,8 @@ class ObservabilitySettings(Settings):
 
     # -- traces: Tempo ----------------------------------------------------------------------
     tracing_enabled: bool = Field(False, description="Deploy Tempo to receive OpenTelemetry traces.")
-    tracing_sample_rate: int = Field(10, ge=1, le=100, description="Share of requests traced, in percent.")
+    tracing_sample_rate: int = Field(
+        10, ge=1, le=100, description="Share of requests through the gateways traced (sent to Tempo), in percent.")
     trace_retention: str = Field("72h", pattern=r"^[0-9]+[hd]$", description="How long Tempo keeps traces (e.g. 72h, 7d).")
     trace_storage_size: StorageSize = Field("10Gi", description="Tempo volume size.")
 

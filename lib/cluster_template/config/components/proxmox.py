@@ -8,12 +8,14 @@ from typing import Literal
 from pydantic import Field
 
 from ..base import Settings, is_set, rule, set_together
-from ..types import HttpURL, secret
+from ..types import HttpURL, read_by, secret
 from ._shared import all_set, requires_values
 
 PROXMOX_KEYS = ("proxmox_api_url", "proxmox_node")
 TOKEN_KEYS = ("proxmox_api_token_id", "proxmox_api_token_secret")
 SSH_DETAIL_KEYS = ("proxmox_ssh_key_file", "proxmox_ssh_host_key")
+# The SSH settings are only used by the VM check of `inv infra.verify-nodes`.
+VERIFY = read_by("inv infra.verify-nodes")
 
 
 class VMSizing(Settings):
@@ -69,26 +71,25 @@ class ProxmoxSettings(Settings):
 
     # -- SSH to the Proxmox host (`inv infra.verify-nodes` checks each VM runs) ----------------
     proxmox_ssh_host: str | None = Field(
-        None, min_length=1,
+        None, min_length=1, json_schema_extra=VERIFY,
         description="Proxmox host `inv infra.verify-nodes` logs in to over SSH to check that each node's VM "
                     "is running (`qm status`). Unset: that check is skipped.")
-    proxmox_ssh_port: int = Field(22, ge=1, le=65535, description="SSH port of proxmox_ssh_host.")
+    proxmox_ssh_port: int = Field(22, ge=1, le=65535, json_schema_extra=VERIFY,
+                                  description="SSH port of proxmox_ssh_host.")
     proxmox_ssh_user: str = Field(
-        "root", min_length=1,
+        "root", min_length=1, json_schema_extra=VERIFY,
         description="SSH user on proxmox_ssh_host. `qm` needs root, so another user runs it with `sudo -n`.")
     proxmox_ssh_key_file: str | None = Field(
-        None, min_length=1,
+        None, min_length=1, json_schema_extra=VERIFY,
         description="Private key file for the SSH login (~ is expanded; relative to the repository). "
                     "Unset: the keys of ssh-agent and ~/.ssh.")
     proxmox_ssh_host_key: str | None = Field(
-        None, pattern=r"^SHA256:[A-Za-z0-9+/]{43}$",
+        None, pattern=r"^SHA256:[A-Za-z0-9+/]{43}$", json_schema_extra=VERIFY,
         description="Fingerprint (SHA256:...) of the host key to trust when proxmox_ssh_host is not in "
                     "~/.ssh/known_hosts; `ssh-keyscan HOST | ssh-keygen -lf -` prints it. A host key that "
                     "matches neither is refused.")
 
     # -- OpenTofu state backend -------------------------------------------------------------
-    cf_account_id: str | None = Field(
-        None, pattern=r"^[0-9a-f]{32}$", description="Cloudflare account ID (the R2 bucket holding the OpenTofu state).")
     tfstate_username: str = Field("terraform", min_length=1, description="Basic-auth user of the state backend.")
     tfstate_password: str | None = secret(None, min_length=1, description="Basic-auth password of the state backend.")
 
