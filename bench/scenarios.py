@@ -53,7 +53,6 @@ dragonfly_s3_access_key: "bench-dragonfly-access"
 dragonfly_s3_secret_key: "bench-dragonfly-secret-key"
 dragonfly_monitoring_enabled: true
 dragonfly_acl_enabled: true
-dragonfly_keycloak_password: "bench-dragonfly-keycloak"
 dragonfly_appcache_password: "bench-dragonfly-appcache"
 """
 
