@@ -145,7 +145,7 @@ def edit_gateway_address(root: Path):
 
 def write_makejinja_setup(root: Path, work: Path) -> list[str]:
     """A makejinja run over the same templates and the same context (exported unredacted, for the
-    benchmark only), with the project's three filters supplied by a tiny plugin."""
+    benchmark only), with the project's filters supplied by a tiny plugin."""
     sys.path.insert(0, str(REPO / "lib"))
     from cluster_template.ops.configure import build_context
     from cluster_template.run import Executor
@@ -153,10 +153,14 @@ def write_makejinja_setup(root: Path, work: Path) -> list[str]:
     _, context = build_context(root, Executor())
     (work / "context.json").write_text(json.dumps(context))
     (work / "bench_plugin.py").write_text(
-        "from cluster_template.render import b64encode, nthhost, to_yaml\n"
+        "from pathlib import Path\n"
+        "import jinja2\n"
+        "from cluster_template.render import make_environment\n"
         "class Plugin:\n"
         "    def __init__(self, **kwargs):\n        pass\n"
-        "    def filters(self):\n        return [b64encode, nthhost, to_yaml]\n"
+        "    def filters(self):  # every filter the project adds, by its function name\n"
+        "        builtin = jinja2.Environment().filters\n"
+        "        return [f for name, f in make_environment(Path('.')).filters.items() if name not in builtin]\n"
     )
     (work / "makejinja.toml").write_text(f"""\
 [makejinja]
