@@ -9,8 +9,10 @@ NETWORK = ipaddress.IPv4Network("10.10.0.0/16")
 
 
 def all_components_cluster(nodes: int) -> str:
-    """cluster.yaml with the core keys on a /16 (room for 300 nodes), the platform components and the
-    data layer (CloudNativePG with backups and pgvector, Dragonfly with ACLs, backups and monitoring) on."""
+    """cluster.yaml with the core keys on a /16 (room for 300 nodes), the platform components, the
+    data layer (CloudNativePG with backups and pgvector, Dragonfly with ACLs, backups and monitoring) and
+    the applications (Keycloak on CloudNativePG with the apps' sign-in, LiteLLM with one provider and its
+    Langfuse callbacks, Langfuse, Obot) on."""
     del nodes  # the network is large enough for any count the benchmarks use
     return f"""\
 node_cidr: "{NETWORK}"
@@ -54,6 +56,41 @@ dragonfly_s3_secret_key: "bench-dragonfly-secret-key"
 dragonfly_monitoring_enabled: true
 dragonfly_acl_enabled: true
 dragonfly_appcache_password: "bench-dragonfly-appcache"
+keycloak_enabled: true
+keycloak_admin_password: "bench-keycloak-admin"
+keycloak_db_mode: "cnpg"
+keycloak_db_password: "bench-keycloak-db"
+keycloak_monitoring_enabled: true
+grafana_oidc_enabled: true
+grafana_oidc_client_secret: "bench-grafana-oidc"
+litellm_enabled: true
+litellm_master_key: "sk-bench-0123456789abcdef0123456789ab"
+litellm_salt_key: "bench-litellm-salt-0123456789abcdef"
+litellm_db_password: "bench-litellm-db"
+dragonfly_litellm_password: "bench-dragonfly-litellm"
+azure_openai_us_east_api_key: "bench-azure-key"
+azure_openai_us_east_resource_name: "bench-openai-eastus"
+litellm_oidc_enabled: true
+litellm_oidc_client_secret: "bench-litellm-oidc"
+litellm_monitoring_enabled: true
+langfuse_enabled: true
+langfuse_nextauth_secret: "bench-nextauth-0123456789abcdef01234"
+langfuse_salt: "bench-langfuse-salt-0123456789abcdef"
+langfuse_encryption_key: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+langfuse_postgres_password: "bench-langfuse-db"
+langfuse_clickhouse_password: "bench-clickhouse"
+langfuse_s3_access_key: "bench-langfuse-access"
+langfuse_s3_secret_key: "bench-langfuse-secret"
+dragonfly_langfuse_password: "bench-dragonfly-langfuse"
+litellm_langfuse_enabled: true
+litellm_langfuse_public_key: "pk-lf-bench"
+litellm_langfuse_secret_key: "sk-lf-bench"
+obot_enabled: true
+obot_db_password: "bench-obot-db"
+obot_bootstrap_token: "bench-obot-bootstrap-token"
+obot_encryption_key: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456="
+obot_keycloak_enabled: true
+obot_keycloak_client_secret: "bench-obot-oidc"
 """
 
 
