@@ -97,17 +97,23 @@ def bucket_script(files: dict[str, bytes]) -> str:
 # -- end to end ---------------------------------------------------------------------------------
 
 
+def end_to_end(project, settings: dict) -> dict:
+    """`inv configure --yes` with the settings, the validator over the result, then configure with
+    the settings removed: what each step printed or left behind."""
+    result = configure(project, settings)
+    assert result.returncode == 0, result.stdout + result.stderr
+    files = project.snapshot()
+    report = validate(project)
+    removed = configure(project, {})
+    return {"project": project, "stdout": result.stdout, "files": files, "report": report,
+            "removed": removed, "after_removal": project.snapshot()}
+
+
 @pytest.fixture(scope="module")
 def all_on(tmp_path_factory):
     project = initialized_copy(tmp_path_factory.mktemp("data-layer") / "repo")
     install_database_fixture(project)
-    result = configure(project, ALL_ON)
-    assert result.returncode == 0, result.stdout + result.stderr
-    first = project.snapshot()
-    report = validate(project)
-    removed = configure(project, {})
-    return {"project": project, "stdout": result.stdout, "files": first, "report": report,
-            "removed": removed, "after_removal": project.snapshot()}
+    return end_to_end(project, ALL_ON)
 
 
 def test_everything_on_renders_and_validates(all_on):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.components.test_data_layer import CNPG, PLUGIN, configure, validate
+from tests.components.test_data_layer import CNPG, PLUGIN, configure, end_to_end, validate
 from tests.components.test_litellm import FULL as LITELLM_FULL
 from tests.components.test_litellm import KEYCLOAK
 from tests.components.test_litellm import PLAINTEXTS as LITELLM_PLAINTEXTS
@@ -100,25 +100,14 @@ def assert_sealed_only(files: dict[str, bytes], plaintexts: tuple[str, ...]) -> 
 # -- end to end ---------------------------------------------------------------------------------
 
 
-def end_to_end(target, settings):
-    project = initialized_copy(target)
-    result = configure(project, settings)
-    assert result.returncode == 0, result.stdout + result.stderr
-    files = project.snapshot()
-    report = validate(project)
-    removed = configure(project, {})
-    return {"stdout": result.stdout, "files": files, "report": report, "removed": removed,
-            "after_removal": project.snapshot()}
-
-
 @pytest.fixture(scope="module")
 def full(tmp_path_factory):
-    return end_to_end(tmp_path_factory.mktemp("langfuse") / "repo", FULL)
+    return end_to_end(initialized_copy(tmp_path_factory.mktemp("langfuse") / "repo"), FULL)
 
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory):
-    return end_to_end(tmp_path_factory.mktemp("ai-stack") / "repo", BOTH)
+    return end_to_end(initialized_copy(tmp_path_factory.mktemp("ai-stack") / "repo"), BOTH)
 
 
 @pytest.mark.parametrize("scenario", ["full", "both"])

@@ -14,7 +14,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from cluster_template.config.components.litellm import PROVIDERS
-from tests.components.test_data_layer import CNPG, PLUGIN, configure, validate
+from tests.components.test_data_layer import CNPG, PLUGIN, configure, end_to_end, validate
 from tests.components.test_platform import (
     MONITORING,
     NETWORK_POLICIES,
@@ -97,14 +97,7 @@ def fqdns(files: dict[str, bytes]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def full(tmp_path_factory):
-    project = initialized_copy(tmp_path_factory.mktemp("litellm") / "repo")
-    result = configure(project, FULL)
-    assert result.returncode == 0, result.stdout + result.stderr
-    files = project.snapshot()
-    report = validate(project)
-    removed = configure(project, {})
-    return {"stdout": result.stdout, "files": files, "report": report, "removed": removed,
-            "after_removal": project.snapshot()}
+    return end_to_end(initialized_copy(tmp_path_factory.mktemp("litellm") / "repo"), FULL)
 
 
 def test_everything_on_renders_and_validates(full):

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from cluster_template.config.model import ClusterConfig
 from cluster_template.config.seed_keys import unsupported_seed_key
 from cluster_template.derive.components import derive_obot
-from tests.components.test_data_layer import assert_validated, configure, validate
+from tests.components.test_data_layer import assert_validated, configure, end_to_end, validate
 from tests.components.test_platform import (
     KEYCLOAK,
     MONITORING,
@@ -85,14 +85,7 @@ def obot_files(files) -> list[str]:
 
 @pytest.fixture(scope="module")
 def all_on(tmp_path_factory):
-    project = initialized_copy(tmp_path_factory.mktemp("obot") / "repo")
-    result = configure(project, ALL_ON)
-    assert result.returncode == 0, result.stdout + result.stderr
-    first = project.snapshot()
-    report = validate(project)
-    removed = configure(project, {})
-    return {"stdout": result.stdout, "files": first, "report": report, "removed": removed,
-            "after_removal": project.snapshot()}
+    return end_to_end(initialized_copy(tmp_path_factory.mktemp("obot") / "repo"), ALL_ON)
 
 
 def test_everything_on_renders_and_validates(all_on):
