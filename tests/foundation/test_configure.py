@@ -25,6 +25,7 @@ def generated(project: Project) -> dict[str, bytes]:
             if k.startswith(("kubernetes/", "talos/", ".sops.yaml", outputs.MANIFEST_FILE))}
 
 
+@pytest.mark.slow
 def test_up_to_date_check_notices_every_kind_of_change(small):
     assert small.inv("configure", "--yes").returncode == 0
     assert small.inv("configure", "--yes").stdout.startswith("up to date")
