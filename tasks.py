@@ -1,8 +1,10 @@
 """Entry point for `inv`: the root tasks and the namespaces, one module each under tasks/.
 
-`tasks.py` and the `tasks/` folder share a name; giving this module a `__path__` lets it act as
-the package for the modules in that folder (`from tasks import template`), so invoke, which loads
-`tasks.py` first, sees one tree.
+`tasks.py` and the `tasks/` folder share a name (the design names both). Python imports a module
+file before a folder without `__init__.py`, so invoke's `import tasks` loads this file; giving it a
+`__path__` makes it the package of the modules in that folder (`from tasks import template`), so
+both are one tree. A `tasks/__init__.py` would instead shadow this file. tests/foundation/
+test_task_layout.py fails if invoke's loader or mypy stop reading the layout this way.
 """
 
 from pathlib import Path

@@ -145,7 +145,7 @@ def edit_gateway_address(root: Path):
 
 def write_makejinja_setup(root: Path, work: Path) -> list[str]:
     """A makejinja run over the same templates and the same context (exported unredacted, for the
-    benchmark only), with the project's three filters supplied by a tiny plugin."""
+    benchmark only), with the project's filters supplied by a tiny plugin."""
     sys.path.insert(0, str(REPO / "lib"))
     from cluster_template.ops.configure import build_context
     from cluster_template.run import Executor
@@ -153,10 +153,14 @@ def write_makejinja_setup(root: Path, work: Path) -> list[str]:
     _, context = build_context(root, Executor())
     (work / "context.json").write_text(json.dumps(context))
     (work / "bench_plugin.py").write_text(
-        "from cluster_template.render import b64encode, nthhost, to_yaml\n"
+        "from pathlib import Path\n"
+        "import jinja2\n"
+        "from cluster_template.render import make_environment\n"
         "class Plugin:\n"
         "    def __init__(self, **kwargs):\n        pass\n"
-        "    def filters(self):\n        return [b64encode, nthhost, to_yaml]\n"
+        "    def filters(self):  # every filter the project adds, by its function name\n"
+        "        builtin = jinja2.Environment().filters\n"
+        "        return [f for name, f in make_environment(Path('.')).filters.items() if name not in builtin]\n"
     )
     (work / "makejinja.toml").write_text(f"""\
 [makejinja]
@@ -280,7 +284,7 @@ def bench_upgrade(repeat: int, upgrade_seconds: float = 2.0) -> dict:
     from tests.fakes import fakestate
     from tests.fakes.kube_api import start_kube_api
 
-    def run(parallel: int, scratch: Path) -> float:
+    def run(parallel: int, scratch: Path) -> tuple[float, dict[str, float]]:
         servers = []
 
         def kube(tools):
@@ -300,21 +304,57 @@ def bench_upgrade(repeat: int, upgrade_seconds: float = 2.0) -> dict:
             elapsed = time.perf_counter() - started
             if result.returncode != 0:
                 raise SystemExit(f"talos.upgrade failed:\n{result.stdout}\n{result.stderr}")
-            return elapsed
+            return elapsed, upgrade_phases(day2, upgrade_seconds)
         finally:
             for api in servers:
                 api.stop()
 
     times: dict[int, list[float]] = {1: [], 3: []}
+    phases: dict[int, list[dict[str, float]]] = {1: [], 3: []}
     with tempfile.TemporaryDirectory() as scratch:
         for index in range(repeat):
             for parallel in (1, 3):
-                times[parallel].append(run(parallel, Path(scratch) / f"p{parallel}-{index}"))
+                elapsed, phase = run(parallel, Path(scratch) / f"p{parallel}-{index}")
+                times[parallel].append(elapsed)
+                phases[parallel].append(phase)
     serial, parallel = statistics.median(times[1]), statistics.median(times[3])
+
+    def result(count: int, median: float) -> dict:
+        keys = phases[count][0]
+        return {"median_s": median, "in_durations": median / upgrade_seconds,
+                **{key: statistics.median(p[key] for p in phases[count]) for key in keys}}
+
     return {"upgrade_seconds_per_node": upgrade_seconds,
-            "results": {"--max-parallel 1": {"median_s": serial, "in_durations": serial / upgrade_seconds},
-                        "--max-parallel 3": {"median_s": parallel, "in_durations": parallel / upgrade_seconds}},
+            "results": {"--max-parallel 1": result(1, serial), "--max-parallel 3": result(3, parallel)},
             "ratio_parallel_to_serial": parallel / serial}
+
+
+def union_length(windows: list) -> float:
+    """Seconds covered by at least one of the (start, end) windows."""
+    total, end = 0.0, float("-inf")
+    for window in sorted(windows, key=lambda w: w.start):
+        if window.start > end:
+            total += window.end - window.start
+            end = window.end
+        elif window.end > end:
+            total += window.end - end
+            end = window.end
+    return total
+
+
+def upgrade_phases(day2, upgrade_seconds: float) -> dict[str, float]:
+    """From the fakes' call log, in node upgrade durations: the time some `talosctl upgrade` ran (3
+    controllers one at a time + 2 batches of 3 workers = 5 with --max-parallel 3, 9 serially) and
+    the span of the worker phase (ideal 2 with three at a time, 6 serially); the gates between
+    nodes add the rest."""
+    from tests.day2.test_rolling_upgrade import upgrade_windows
+
+    windows = upgrade_windows(day2)
+    controllers = set(day2.cluster.ips("controlplane"))
+    workers = [w for w in windows if w.address not in controllers]
+    span = max(w.end for w in workers) - min(w.start for w in workers)
+    return {"upgrading_in_durations": union_length(windows) / upgrade_seconds,
+            "worker_phase_in_durations": span / upgrade_seconds}
 
 
 BENCHMARKS = {"configure": bench_configure, "startup": bench_startup, "scale": bench_scale,

@@ -9,7 +9,8 @@ NETWORK = ipaddress.IPv4Network("10.10.0.0/16")
 
 
 def all_components_cluster(nodes: int) -> str:
-    """cluster.yaml with the core keys on a /16 (room for 300 nodes) and the platform components on."""
+    """cluster.yaml with the core keys on a /16 (room for 300 nodes), the platform components and the
+    data layer (CloudNativePG with backups and pgvector, Dragonfly with ACLs, backups and monitoring) on."""
     del nodes  # the network is large enough for any count the benchmarks use
     return f"""\
 node_cidr: "{NETWORK}"
@@ -39,6 +40,20 @@ backup_s3_access_key: "bench-backup-access"
 backup_s3_secret_key: "bench-backup-secret-key"
 oidc_issuer_url: "https://auth.example.com/realms/main"
 oidc_jwks_uri: "https://auth.example.com/realms/main/protocol/openid-connect/certs"
+cnpg_enabled: true
+cnpg_barman_plugin_enabled: true
+cnpg_backup_enabled: true
+cnpg_s3_access_key: "bench-cnpg-access"
+cnpg_s3_secret_key: "bench-cnpg-secret-key"
+cnpg_pgvector_enabled: true
+dragonfly_enabled: true
+dragonfly_password: "bench-dragonfly-password"
+dragonfly_backup_enabled: true
+dragonfly_s3_access_key: "bench-dragonfly-access"
+dragonfly_s3_secret_key: "bench-dragonfly-secret-key"
+dragonfly_monitoring_enabled: true
+dragonfly_acl_enabled: true
+dragonfly_appcache_password: "bench-dragonfly-appcache"
 """
 
 

@@ -44,7 +44,9 @@ def executor(c: Any):
         elif event.kind == "run" and c.config.run.echo:
             warn(f"$ {event.subject}")
 
-    return Executor(dry=dry, report=report, log_file=Path(log) if log else None)
+    from cluster_template.heartbeat import interval_from_env
+
+    return Executor(dry=dry, report=report, log_file=Path(log) if log else None, heartbeat=interval_from_env())
 
 
 def confirm(question: str, yes: bool) -> bool:

@@ -73,9 +73,9 @@ def _talos_preconditions(ex, *tools: str, secrets: bool = True):
     """Config valid, Talos inputs rendered (and, with `secrets`, what decrypting them needs), tools
     present; returns the nodes of nodes.yaml."""
     from cluster_template.inputs import AGE_KEY_FILE
-    from cluster_template.ops.bootstrap import cluster_nodes
+    from cluster_template.ops.nodes import read_nodes
 
-    nodes = cluster_nodes(ROOT)
+    nodes = read_nodes(ROOT).nodes
     checks = [(TALCONFIG, "run `inv configure` first")]
     if secrets:
         checks += [(Path(AGE_KEY_FILE), "run `inv init` first"), (Path(".sops.yaml"), "run `inv configure` first")]
@@ -135,12 +135,12 @@ def apps(c, timeout=None):
     runs `helmfile sync` on bootstrap/helmfile.d/01-apps.yaml (skipped once Flux is Ready: it owns
     the releases then), and waits for Flux's GitRepository and root Kustomizations to be Ready."""
     from cluster_template.inputs import AGE_KEY_FILE
-    from cluster_template.ops.bootstrap import (APPS_HELMFILE, CRDS_HELMFILE, KUBECONFIG_FILE, bootstrap_apps,
-                                                cluster_nodes)
+    from cluster_template.ops.bootstrap import APPS_HELMFILE, CRDS_HELMFILE, KUBECONFIG_FILE, bootstrap_apps
+    from cluster_template.ops.nodes import read_nodes
     from cluster_template.tools.sops import sops_command
 
     ex = executor(c)
-    nodes = cluster_nodes(ROOT)
+    nodes = read_nodes(ROOT).nodes
     _require_files((Path(AGE_KEY_FILE), "run `inv init` first"), (CRDS_HELMFILE, "run `inv configure` first"),
                    (APPS_HELMFILE, "run `inv configure` first"))
     if not ex.dry:  # a dry run without a cluster plans for an empty one

@@ -16,15 +16,17 @@ def reconcile(c, timeout="300"):
     are Ready, with Flux's message when they are not."""
     from invoke import Exit
 
+    from cluster_template.cluster import Kube
     from cluster_template.ops.nodes import kubeconfig_path
     from cluster_template.ops.reconcile import reconcile as run_reconcile
     from cluster_template.tools.flux import Flux
 
     seconds = positive_number("timeout", timeout)
     ex = executor(c)
-    flux = Flux(ex, kubeconfig_path(ROOT), timeout=seconds)
-    with project_lock(ex.dry):
-        result = run_reconcile(flux, timeout=seconds, progress=say)
+    kubeconfig = kubeconfig_path(ROOT)
+    flux = Flux(ex, kubeconfig, timeout=seconds)
+    with project_lock(ex.dry), Kube(kubeconfig, ex) as kube:
+        result = run_reconcile(flux, kube, timeout=seconds, progress=say)
     if result.error:
         say(f"✗ flux reconcile: {result.error}")
     for state in result.states:
@@ -48,11 +50,9 @@ def status(c, json=False):
     from cluster_template import outputs
     from cluster_template.cluster import Kube
     from cluster_template.errors import ClusterTemplateError
-    from cluster_template.ops.kube_lists import KubeLister
     from cluster_template.ops.nodes import kubeconfig_path, load_inventory, read_nodes, talos_client
     from cluster_template.ops.report import render_table
     from cluster_template.ops.status import gather_status
-    from cluster_template.tools.flux import Flux
 
     ex = executor(c)
     pending = outputs.pending_swap(ROOT)
@@ -64,8 +64,8 @@ def status(c, json=False):
         inventory = read_nodes(ROOT)
     kubeconfig = kubeconfig_path(ROOT)
     talos = talos_client(ROOT, ex)
-    with Kube(kubeconfig, ex) as kube, KubeLister(kubeconfig, ex) as lister:
-        report = gather_status(inventory, talos, Flux(ex, kubeconfig), kube, lister)
+    with Kube(kubeconfig, ex) as kube:
+        report = gather_status(inventory, talos, kube)
     if json:
         say(json_module.dumps(report.to_dict(), indent=2))
     else:

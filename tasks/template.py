@@ -66,14 +66,14 @@ def debug(c):
     certificates, certificaterequests, gitrepositories, helmrepositories, ocirepositories,
     helmreleases, httproutes, kustomizations, nodes and pods, one table per kind (✗ marks what is
     not healthy)."""
+    from cluster_template.cluster import Kube
     from cluster_template.ops.diagnostics import gather_debug
-    from cluster_template.ops.kube_lists import KubeLister
     from cluster_template.ops.nodes import kubeconfig_path
     from cluster_template.ops.report import render_table
 
     ex = executor(c)
-    with KubeLister(kubeconfig_path(ROOT), ex) as lister:
-        tables = gather_debug(lister)
+    with Kube(kubeconfig_path(ROOT), ex) as kube:
+        tables = gather_debug(kube)
     say("\n\n".join(render_table(table) for table in tables))
 
 

@@ -79,13 +79,20 @@ def outputs_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
-def is_up_to_date(root: Path) -> bool:
-    """Whether the last successful configure's outputs are still exactly what it would write now."""
+def read_state(root: Path) -> dict:
+    """The state the last successful configure recorded; {} when missing, corrupt or not a file
+    (configure then runs in full and rewrites it at the end)."""
     try:
         state = json.loads(read_bounded(inside(root, STATE_FILE), limit=MAX_DIGEST_BYTES))
     except (FileNotFoundError, ValueError, UnreadableInput, UnsafePath):
-        return False  # missing, corrupt or not a file: run in full (it is rewritten at the end)
-    if not isinstance(state, dict):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def is_up_to_date(root: Path) -> bool:
+    """Whether the last successful configure's outputs are still exactly what it would write now."""
+    state = read_state(root)
+    if not state:
         return False
     if (root / ".configure-staging").exists():
         return False  # an interrupted swap must be settled first

@@ -19,6 +19,8 @@ import errno
 import json
 import os
 import shutil
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -137,14 +139,44 @@ def staging_dir(root: Path) -> Path:
     return staging
 
 
-def stage(ex: Executor, root: Path, files: dict[str, bytes]) -> Path:
-    """Write the complete new output set into a fresh staging directory."""
+STAGING_WRITERS = 8
+
+
+def stage(ex: Executor, root: Path, files: dict[str, bytes], *, unchanged: Iterable[str] = ()) -> Path:
+    """Write the complete new output set into a fresh staging directory, so it is validated whole.
+
+    A file in `unchanged` (the plan found the working tree already holds exactly its bytes) is
+    staged as a hard link to that file: nothing to write or flush, and the swap never moves it. The
+    others are written several at a time, each flushed to disk, so the flushes of one run share
+    the filesystem's journal commits."""
     staging = staging_dir(root)
     if not ex.dry:
         shutil.rmtree(staging, ignore_errors=True)
-    for path, content in sorted(files.items()):
-        ex.write_file(staging / path, content, label=f"{STAGING_DIR}/{path}", quiet=True)
+    same = set(unchanged)
+    to_write = []
+    for path in sorted(files):
+        if path in same and not ex.dry and _link(root / path, staging / path, files[path]):
+            continue
+        to_write.append(path)
+
+    def write(path: str) -> None:
+        ex.write_file(staging / path, files[path], label=f"{STAGING_DIR}/{path}", quiet=True)
+
+    with ThreadPoolExecutor(max_workers=STAGING_WRITERS) as pool:
+        list(pool.map(write, to_write))
     return staging
+
+
+def _link(current: Path, staged: Path, content: bytes) -> bool:
+    """Stage `current` by a hard link when it still holds `content`; False when it cannot be."""
+    try:
+        if current.is_symlink() or current.read_bytes() != content:
+            return False
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        os.link(current, staged)
+    except OSError:
+        return False
+    return True
 
 
 def check_destinations(root: Path, plan: OutputPlan) -> None:
@@ -241,7 +273,7 @@ def _apply(ex: Executor, root: Path, plan: OutputPlan) -> None:
         if target.is_dir():
             continue
         if ex.remove(target, label=path) and not ex.dry:
-            _prune_empty_parents(root, target.parent)
+            prune_empty_parents(root, target.parent)
     ex.write_file(root / MANIFEST_FILE, manifest_text(plan.manifest), label=MANIFEST_FILE)
     if not ex.dry:
         shutil.rmtree(staging, ignore_errors=True)
@@ -254,7 +286,7 @@ def _swap_failed(path: str, exc: OSError) -> SwapError:
                      f"{STAGING_DIR}/{PLAN_FILE}; fix the cause and run `inv configure` to finish it")
 
 
-def _prune_empty_parents(root: Path, directory: Path) -> None:
+def prune_empty_parents(root: Path, directory: Path) -> None:
     """Remove folders the removal left empty, up to (never including) the repository root."""
     while directory != root and directory.is_dir() and not any(directory.iterdir()):
         os.rmdir(directory)

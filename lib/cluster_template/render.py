@@ -3,6 +3,13 @@
 The result maps each output path (relative to the repository root) to its bytes. Rendering is a
 pure function of the templates and the context: files are visited in sorted order, nothing reads
 the clock, and a template that renders to whitespace produces no entry.
+
+Compiling the templates is most of a render, so the compiled code can be kept between runs in a
+directory (`cache_dir`, Jinja's bytecode cache). An entry is used only for the same template path,
+the same source text (Jinja compares a checksum of it), and the same compiler: Jinja and Python
+versions, this environment's syntax options and filter names. Imports and includes (`_macros/*.j2`)
+are not compiled into the importing template: they are loaded by name when it renders, each
+checked against its own source, so editing a macro file recompiles that file alone.
 """
 
 from __future__ import annotations
@@ -65,7 +72,9 @@ def to_yaml(value: Any) -> str:
     return text[: -len("...\n")].rstrip("\n") if text.endswith("...\n") else text.rstrip("\n")
 
 
-def make_environment(template_root: Path):
+def make_environment(template_root: Path, *, cache_dir: Path | None = None, write_cache: bool = True):
+    """The makejinja-compatible environment; with `cache_dir`, compiled templates are read from and
+    (`write_cache`) stored there."""
     import jinja2
 
     environment = jinja2.Environment(
@@ -86,7 +95,54 @@ def make_environment(template_root: Path):
 
     environment.filters.update(nthhost=nthhost, b64encode=b64encode, to_yaml=to_yaml, yaml_quote=yaml_quote,
                                grafana_dashboard=grafana_dashboard)
+    if cache_dir is not None:
+        environment.bytecode_cache = _compiled_cache(environment, Path(cache_dir), write_cache)
     return environment
+
+
+CACHE_FORMAT = "jinja-bytecode-1"
+_COMPILER_OPTIONS = ("block_start_string", "block_end_string", "variable_start_string", "variable_end_string",
+                     "comment_start_string", "comment_end_string", "line_statement_prefix", "line_comment_prefix",
+                     "trim_blocks", "lstrip_blocks", "newline_sequence", "keep_trailing_newline", "optimized",
+                     "autoescape")
+
+
+def _compiled_cache(environment, directory: Path, writable: bool):
+    """Jinja's file bytecode cache with keys that also name the compiler (see the module docstring);
+    a cache that cannot be read or written only costs time."""
+    import hashlib
+    import sys
+
+    import jinja2
+    from jinja2.bccache import FileSystemBytecodeCache
+
+    compiler = hashlib.sha256()
+    options = (repr(getattr(environment, option)) for option in _COMPILER_OPTIONS)
+    for part in (CACHE_FORMAT, jinja2.__version__, sys.version, *options,
+                 *sorted(environment.filters), *sorted(environment.tests), *sorted(environment.extensions)):
+        compiler.update(str(part).encode() + b"\0")
+    compiler_digest = compiler.hexdigest()
+
+    class CompiledTemplates(FileSystemBytecodeCache):
+        def get_cache_key(self, name: str, filename: str | None = None) -> str:
+            return hashlib.sha256(f"{compiler_digest}\0{name}\0{filename}".encode()).hexdigest()
+
+        def load_bytecode(self, bucket) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except Exception:  # a damaged entry (unpickling and unmarshalling raise many kinds): compile again
+                bucket.reset()
+
+        def dump_bytecode(self, bucket) -> None:
+            if not writable:
+                return
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass
+
+    return CompiledTemplates(str(directory), "%s.jinja")
 
 
 def template_files(template_root: Path) -> list[Path]:
@@ -103,13 +159,15 @@ def output_path(template: Path) -> str:
     return name[: -len(TEMPLATE_SUFFIX)] if name.endswith(TEMPLATE_SUFFIX) else name
 
 
-def render_templates(template_root: Path, context: Mapping[str, Any], environment: Any = None) -> dict[str, bytes]:
+def render_templates(template_root: Path, context: Mapping[str, Any], environment: Any = None, *,
+                     cache_dir: Path | None = None, write_cache: bool = True) -> dict[str, bytes]:
     """Render every template; return {output path: content} for the non-empty results. An
     `environment` from `make_environment(template_root)` keeps its compiled templates between calls
-    (for callers that render many contexts)."""
+    (for callers that render many contexts); `cache_dir` keeps them between runs (see the module
+    docstring)."""
     import jinja2
 
-    environment = environment or make_environment(template_root)
+    environment = environment or make_environment(template_root, cache_dir=cache_dir, write_cache=write_cache)
     outputs: dict[str, bytes] = {}
     for template in template_files(template_root):
         target = output_path(template)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import heartbeat as heartbeat_module
 from .errors import CommandError, CommandTimeout, ToolNotFound
 
 REDACTED = "[REDACTED]"
@@ -137,8 +138,11 @@ class Executor:
         log_file: Path | None = None,
         default_timeout: float = DEFAULT_TIMEOUT,
         env: Mapping[str, str] | None = None,
+        heartbeat: float = heartbeat_module.DEFAULT_SECONDS,
     ):
         self.dry = dry
+        # Seconds between two "still waiting for ..." notes while a long-running tool runs.
+        self.heartbeat = heartbeat
         self.redactor = redactor or Redactor()
         self._report = report
         self._log_file = log_file
@@ -252,8 +256,20 @@ class Executor:
         process = subprocess.Popen(command, cwd=cwd, env=env, text=text, start_new_session=True,
                                    stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        pulse = heartbeat_module.Heartbeat(f"`{shown}`", self.note, self.heartbeat)
+        pending = input
         try:
-            stdout, stderr = process.communicate(input, timeout=limit)
+            while True:
+                left = limit - pulse.running_for()
+                try:
+                    # Input can only be sent once; a retried communicate() keeps what was read.
+                    stdout, stderr = process.communicate(pending, timeout=max(0.0, min(pulse.until_next(), left)))
+                    break
+                except subprocess.TimeoutExpired:
+                    pending = None
+                    if pulse.running_for() >= limit:
+                        raise
+                    pulse.beat()
         except subprocess.TimeoutExpired:
             _, stderr = self._stop_group(process, f"timed out after {limit:g}s", grace)
             raise CommandTimeout(shown, limit, self._tail(stderr)) from None

@@ -13,7 +13,7 @@ or a KMS/PGP key group means the rules were overridden, and the file is refused.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -82,8 +82,10 @@ def encrypt_outputs(
     *,
     age_public_key: str,
     age_key_file: Path,
+    known_changed: Collection[str] = (),
 ) -> dict[str, bytes]:
-    """`rendered` with every secret replaced by its ciphertext (reused when unchanged).
+    """`rendered` with every secret replaced by its ciphertext (reused when unchanged). The secrets
+    in `known_changed` are known to differ from their file (`secretrecord`), so it is not decrypted.
 
     In dry mode secrets that would change keep their plaintext in the returned mapping (so the plan
     can tell them apart); callers must not write that mapping anywhere."""
@@ -103,7 +105,7 @@ def encrypt_outputs(
             # A value that broke the rendered YAML must not be quoted by the parser's message.
             parsed = load(plaintext.decode(), source=path, secret=True)
             current = root / path
-            if _reusable(ex, current, parsed, age_public_key, age_key_file):
+            if path not in known_changed and _reusable(ex, current, parsed, age_public_key, age_key_file):
                 return path, current.read_bytes()
             if ex.dry:
                 return path, plaintext

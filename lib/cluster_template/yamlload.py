@@ -72,13 +72,3 @@ def load_all(text: str, *, source: str, secret: bool = False) -> list[Any]:
     except _errors() as error:
         line, problem = describe(error, secret=secret)
         raise YamlError(source, problem, line) from None
-
-
-def load_mapping(text: str, *, source: str, secret: bool = False) -> dict[str, Any]:
-    """`load`, requiring a mapping (an empty text is an empty mapping)."""
-    data = load(text, source=source, secret=secret)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise YamlError(source, f"expected a mapping of keys to values, not a {type(data).__name__}", 1)
-    return data

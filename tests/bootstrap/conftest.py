@@ -21,7 +21,6 @@ from tests.fakes.cluster import VANILLA_SCHEMATIC
 from tests.fakes.fixtures import FakeTools, fake_tools
 
 SAMPLES = Path(__file__).resolve().parents[2] / "templates" / "samples"
-WIRING = "ns.add_collection(Collection.from_module(bootstrap))"
 TIME_SCALE_ENV = "CLUSTER_TEMPLATE_BOOTSTRAP_TIME_SCALE"
 # (name, address, controller) as the fake cluster numbers them: controllers first.
 NODES = (("k8s-0", "10.0.0.11", True), ("k8s-1", "10.0.0.12", False), ("k8s-2", "10.0.0.13", False))
@@ -63,17 +62,8 @@ def nodes_yaml(nodes: tuple[tuple[str, str, bool], ...]) -> str:
 NODES_YAML = nodes_yaml(NODES)
 
 
-def wire_bootstrap(project: Project) -> None:
-    """Register the bootstrap namespace in the copy's tasks.py unless the lead already did."""
-    tasks_py = project.root / "tasks.py"
-    text = tasks_py.read_text()
-    if WIRING not in text:
-        tasks_py.write_text(text + f"\nfrom tasks import bootstrap  # noqa: E402\n{WIRING}\n")
-
-
 def _configure_base(target: Path, nodes: str) -> Path:
     project = copy_project(target)
-    wire_bootstrap(project)
     result = project.inv("init")
     assert result.returncode == 0, result.stderr
     shutil.copy(SAMPLES / "cloudflare-tunnel.sample.json", project.root / "cloudflare-tunnel.json")

@@ -6,6 +6,7 @@ and the concurrency of `--parallel` can be checked exactly and without waiting."
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from cluster_template.errors import CommandError
 from cluster_template.ops import bootstrap as bs
+from cluster_template.ops.journal import Journal, UnreadableJournal
 from cluster_template.run import CommandResult, Executor
 from cluster_template.tools.talosctl import NodeStage
 
@@ -127,9 +129,9 @@ class ScriptedTalos:
         return sum(1 for kind, target in self.calls if kind == what and (address is None or target == address))
 
 
-NODES = [bs.ClusterNode("k8s-0", "10.0.0.11", True, "/dev/sda"),
-         bs.ClusterNode("k8s-1", "10.0.0.12", False, "/dev/sda"),
-         bs.ClusterNode("k8s-2", "10.0.0.13", False, "S1")]
+NODES = [bs.ClusterNode("k8s-0", "10.0.0.11", True, disk="/dev/sda"),
+         bs.ClusterNode("k8s-1", "10.0.0.12", False, disk="/dev/sda"),
+         bs.ClusterNode("k8s-2", "10.0.0.13", False, disk="S1")]
 CONFIGS = {node.name: Path(f"/configs/{node.name}.yaml") for node in NODES}
 
 
@@ -208,7 +210,8 @@ def test_parallel_applies_run_at_the_same_time():
     log = bs.StepLog()
     bs.apply_configs(talos, NODES, CONFIGS, {}, log, timing=timing(Clock()), parallel=3)
     assert talos.most_active == 3
-    assert sorted(step.name for step in log.with_outcome(bs.DONE)) == ["apply k8s-0", "apply k8s-1", "apply k8s-2"]
+    done = sorted(step.name for step in log.steps if step.outcome == bs.DONE)
+    assert done == ["apply k8s-0", "apply k8s-1", "apply k8s-2"]
 
 
 def test_sequential_applies_one_at_a_time_in_nodes_yaml_order():
@@ -238,6 +241,19 @@ def test_wait_until_every_node_left_maintenance():
     assert clock.sleeps == [5, 5, 5]  # three looks find the nodes installing, the fourth configured
 
 
+def test_a_long_install_wait_says_how_long_it_has_lasted():
+    clock = Clock()
+    talos = ScriptedTalos(machines(), install_looks=40)  # 40 looks, 5 s apart: over three minutes
+    for node in NODES:
+        talos.apply_config(node.address, CONFIGS[node.name])
+    heard: list[str] = []
+    bs.wait_left_maintenance(talos, NODES, bs.StepLog(heard.append), timing=timing(clock, poll=5), dry=False)
+    beats = [line for line in heard if line.startswith("still waiting for nodes to leave maintenance mode")]
+    assert beats[:2] == ["still waiting for nodes to leave maintenance mode (30s): k8s-0, k8s-1, k8s-2",
+                         "still waiting for nodes to leave maintenance mode (1m00s): k8s-0, k8s-1, k8s-2"], heard
+    assert len(beats) == int(clock.now // 30)
+
+
 def test_wait_gives_up_at_the_deadline_naming_the_nodes_still_installing():
     clock = Clock()
     talos = ScriptedTalos(machines(), install_looks=1000)
@@ -255,8 +271,24 @@ def test_wait_gives_up_at_the_deadline_naming_the_nodes_still_installing():
 
 # -- etcd bootstrap -------------------------------------------------------------------------------------
 
-def journal(tmp_path: Path, ex: Executor) -> bs.Journal:
-    return bs.Journal(tmp_path, ex)
+def journal(tmp_path: Path, ex: Executor) -> Journal:
+    return bs.bootstrap_journal(tmp_path, ex)
+
+
+def test_the_record_of_an_earlier_versions_journal_is_carried_over(tmp_path):
+    legacy = tmp_path / bs.LEGACY_JOURNAL_FILE
+    legacy.parent.mkdir(parents=True)
+    record = {"node": "k8s-0", "address": "10.0.0.11", "how": "bootstrapped", "at": "2026-01-02T03:04:05+00:00"}
+    legacy.write_text(json.dumps({"etcd_bootstrap": record}))
+    assert journal(tmp_path, Executor(dry=True)).recorded(bs.ETCD_BOOTSTRAP) == record
+    assert legacy.is_file(), "a dry run leaves it"
+    assert journal(tmp_path, Executor()).recorded(bs.ETCD_BOOTSTRAP) == record
+    assert not legacy.exists()
+    assert journal(tmp_path, Executor()).recorded(bs.ETCD_BOOTSTRAP) == record
+
+    legacy.write_text("{not json")
+    with pytest.raises(UnreadableJournal, match=r"^\.inv/bootstrap\.json cannot be read .*etcd members"):
+        journal(tmp_path, Executor())
 
 
 def test_bootstrap_once_and_recorded(tmp_path):
@@ -264,7 +296,7 @@ def test_bootstrap_once_and_recorded(tmp_path):
     step = bs.bootstrap_etcd(talos, NODES[:1], journal(tmp_path, talos.ex), bs.StepLog(), timing=timing(Clock()),
                              dry=False)
     assert step.outcome == bs.DONE and talos.count("bootstrap") == 1
-    assert bs.Journal(tmp_path, talos.ex).bootstrap["node"] == "k8s-0"
+    assert journal(tmp_path, talos.ex).recorded(bs.ETCD_BOOTSTRAP)["node"] == "k8s-0"
     again = bs.bootstrap_etcd(talos, NODES[:1], journal(tmp_path, talos.ex), bs.StepLog(), timing=timing(Clock()),
                               dry=False)
     assert again.outcome == bs.SKIPPED and "members: k8s-0" in again.detail
@@ -277,7 +309,7 @@ def test_already_exists_means_bootstrapped(tmp_path):
                              dry=False)
     assert step.outcome == bs.SKIPPED and "already bootstrapped" in step.detail
     assert talos.count("bootstrap") == 1
-    assert bs.Journal(tmp_path, talos.ex).bootstrap is not None
+    assert journal(tmp_path, talos.ex).recorded(bs.ETCD_BOOTSTRAP) is not None
 
 
 def test_other_bootstrap_errors_are_retried_until_the_deadline(tmp_path):
@@ -299,7 +331,7 @@ def test_a_recorded_bootstrap_is_never_sent_again_while_etcd_starts(tmp_path):
     clock = Clock()
     talos = ScriptedTalos(machines(k8s_0="running"))
     record = journal(tmp_path, talos.ex)
-    record.record_bootstrap(NODES[0], "bootstrapped")
+    record.record(bs.ETCD_BOOTSTRAP, node="k8s-0", address="10.0.0.11", how="bootstrapped")
     original_sleep = clock.sleep
 
     def etcd_comes_up(seconds: float) -> None:
@@ -307,18 +339,18 @@ def test_a_recorded_bootstrap_is_never_sent_again_while_etcd_starts(tmp_path):
         if clock.now >= 15:
             talos.members = ["k8s-0"]
 
-    step = bs.bootstrap_etcd(talos, NODES[:1], bs.Journal(tmp_path, talos.ex), bs.StepLog(),
+    step = bs.bootstrap_etcd(talos, NODES[:1], journal(tmp_path, talos.ex), bs.StepLog(),
                              timing=bs.Timing(sleep=etcd_comes_up, clock=clock, poll=5), dry=False)
     assert step.outcome == bs.SKIPPED and talos.count("bootstrap") == 0
 
     talos.members = []
-    with pytest.raises(bs.BootstrapTimeout, match=r"delete \.inv/bootstrap\.json"):
-        bs.bootstrap_etcd(talos, NODES[:1], bs.Journal(tmp_path, talos.ex), bs.StepLog(),
+    with pytest.raises(bs.BootstrapTimeout, match=r"delete \.inv/journal/bootstrap\.json"):
+        bs.bootstrap_etcd(talos, NODES[:1], journal(tmp_path, talos.ex), bs.StepLog(),
                           timing=timing(Clock(), poll=5, bootstrap_timeout=20), dry=False)
     assert talos.count("bootstrap") == 0
 
 
-CONTROLLERS = [bs.ClusterNode(f"k8s-{i}", f"10.0.0.1{i + 1}", True, "/dev/sda") for i in range(3)]
+CONTROLLERS = [bs.ClusterNode(f"k8s-{i}", f"10.0.0.1{i + 1}", True, disk="/dev/sda") for i in range(3)]
 
 
 def test_a_reinstalled_controller_joins_the_etcd_the_others_run_and_is_never_bootstrapped(tmp_path):

@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import INV, SCHEMA_DIR
 
-from .conftest import ADDRESSES, CONTROLLER, NODES, Bench, rename_fake_nodes
+from .conftest import ADDRESSES, CONTROLLER, HA_NODES, NODES, Bench, rename_fake_nodes
 
 RELEASES = ["kube-system/cilium", "kube-system/coredns", "kube-system/spegel", "cert-manager/cert-manager",
             "flux-system/flux-operator", "flux-system/flux-instance"]
@@ -63,7 +63,8 @@ def test_full_bootstrap_then_reruns_are_fast_no_ops(bench: Bench):
     assert [call.argv[call.argv.index("--nodes") + 1] for call in bootstrap_calls(bench)] == [CONTROLLER]
     kubeconfig = bench.root / "kubeconfig"
     assert bench.api.url in kubeconfig.read_text()
-    assert json.loads((bench.root / ".inv/bootstrap.json").read_text())["etcd_bootstrap"]["node"] == "k8s-0"
+    journal = json.loads((bench.root / ".inv/journal/bootstrap.json").read_text())
+    assert journal["records"]["etcd_bootstrap"]["node"] == "k8s-0"
 
     started = time.monotonic()
     output = ok(bench, "bootstrap.talos")
@@ -244,6 +245,76 @@ def test_reinstalling_the_first_controller_joins_it_to_the_running_etcd(ha_runni
     assert "joined" in output and "k8s-0" in output
 
 
+def _joining_first_controller_behind_a_firewall(bench: Bench) -> None:
+    """The state a run interrupted after re-applying the first controller leaves: k8s-0 is
+    configured again but still joining, with empty etcd data (so Talos would accept a bootstrap
+    there), and this machine reaches the other controllers only through k8s-0's apid."""
+    bench.tools.cluster.set_timing(etcd_join_seconds=1.5)
+    with bench.tools.cluster.edit() as state:
+        first = next(node for node in state["nodes"] if node["ip"] == CONTROLLER)
+        first["etcd_data"] = None
+        state["etcd"]["members"] = [m for m in state["etcd"]["members"] if m["hostname"] != first["hostname"]]
+        for node in state["nodes"]:
+            node["client_unreachable"] = node["ip"] != CONTROLLER
+
+
+def test_a_controller_reachable_only_through_an_endpoint_still_blocks_a_second_bootstrap(ha_running_bench: Bench):
+    """Asked at their own addresses, the controllers that run etcd do not answer and the joining
+    one has no members: without the talosconfig's endpoints the step would bootstrap k8s-0 (no
+    journal: another checkout) and found a second etcd cluster."""
+    from cluster_template.ops import bootstrap as bs
+    from cluster_template.run import Executor
+    from cluster_template.tools.talosctl import Talosctl
+
+    bench = ha_running_bench
+    _joining_first_controller_behind_a_firewall(bench)
+    talosconfig = bench.tools.cluster.write_talosconfig(bench.root / "talosconfig")
+    ex = Executor(env=bench.tools.env)
+    controllers = [bs.ClusterNode(name, address, True, "/dev/sda") for name, address, _ in HA_NODES]
+    step = bs.bootstrap_etcd(Talosctl(ex, talosconfig), controllers, bs.bootstrap_journal(bench.root, ex), bs.StepLog(),
+                             timing=bs.Timing(poll=0.05, bootstrap_pause=0.05, bootstrap_timeout=5), dry=False)
+    assert bootstrap_calls(bench) == [] and step.outcome == bs.SKIPPED, step
+    assert "members: k8s-1, k8s-2" in step.detail
+    assert not bench.tools.cluster.read()["etcd"].get("foreign")
+
+
+def test_bootstrap_talos_reaches_controllers_through_the_endpoints_and_lets_the_first_join(ha_running_bench: Bench):
+    bench = ha_running_bench
+    _joining_first_controller_behind_a_firewall(bench)
+    output = ok(bench, "bootstrap.talos")
+    assert bootstrap_calls(bench) == [], output
+    assert "apply k8s-1: skipped" in output and "apply k8s-2: skipped" in output
+    deadline = time.monotonic() + 10
+    while bench.tools.cluster.node(CONTROLLER).get("etcd_data") is None:
+        assert time.monotonic() < deadline, "k8s-0 never joined"
+        time.sleep(0.1)
+    assert list(bench.tools.cluster.etcd_clusters().values()) == [["k8s-0", "k8s-1", "k8s-2"]]
+
+
+def test_a_stale_kubeconfig_is_replaced_not_merged_into(tmp_path: Path):
+    """An earlier cluster's kubeconfig (its API gone) must not survive beside the new credentials."""
+    from cluster_template.ops import bootstrap as bs
+    from cluster_template.run import Executor
+    from cluster_template.tools.talosctl import Talosctl
+    from tests.fakes import fakeyaml
+    from tests.fakes.fixtures import fake_tools
+
+    tools = fake_tools(tmp_path, controllers=1, stage="running")
+    talosconfig = tools.cluster.write_talosconfig(tmp_path / "talosconfig")
+    stale = "old-cluster-token-" + "x" * 20
+    (tmp_path / "kubeconfig").write_text(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: old\n  cluster:\n    server: https://127.0.0.1:1\n"
+        f"users:\n- name: admin@old\n  user:\n    token: {stale}\ncontexts:\n- name: admin@old\n  context:\n"
+        "    cluster: old\n    user: admin@old\ncurrent-context: admin@old\n")
+    ex = Executor(env=tools.env)
+    step = bs.fetch_kubeconfig(tmp_path, Talosctl(ex, talosconfig), bs.ClusterNode("k8s-0", CONTROLLER, True, "/dev/sda"),
+                               bs.StepLog())
+    assert step.outcome == bs.DONE
+    written = (tmp_path / "kubeconfig").read_text()
+    assert stale not in written
+    assert [c["name"] for c in fakeyaml.load(written)["contexts"]] == ["admin@kubernetes"]
+
+
 def test_dry_apply_node_on_a_generated_config_prints_no_value_of_the_secrets_bundle(running_bench: Bench):
     """The real bundle and machine configs of `inv talos.generate-config`; the node runs the same
     config but for one certSAN, so the diff's context lines are those around machine.certSANs."""
@@ -298,6 +369,36 @@ def test_dry_runs_print_the_commands_and_change_nothing(bench: Bench):
                 or call.has("kubeconfig") or call.has("sync")]
     assert changing == []
     assert bench.api.writes() == []
+
+
+def test_after_template_tidy_a_dry_run_plans_every_node_from_the_talconfig(bench: Bench):
+    tidy = bench.inv("template.tidy", "--yes")
+    assert tidy.returncode == 0, bench.output(tidy)
+    assert not (bench.root / "nodes.yaml").exists() and not (bench.root / "cluster.yaml").exists()
+
+    plan = bench.inv("--dry", "bootstrap.talos")
+    assert plan.returncode == 0, bench.output(plan)
+    commands = [line for line in plan.stderr.splitlines() if line.startswith("would run: ")]
+    applies = [line.split("--nodes ")[1].split()[0] for line in commands if "apply-config" in line]
+    assert applies == list(ADDRESSES)
+    for name, _, _ in NODES:
+        assert f"apply {name}: planned" in plan.stdout
+    # The install disk comes from the talconfig too: preflight found it on every node.
+    assert plan.stdout.count("install disk /dev/sda present") == len(NODES), plan.stdout
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"format": 1, "nodes": []}'])
+def test_a_corrupt_bootstrap_journal_stops_the_run_naming_the_file(bench: Bench, text: str):
+    journal = bench.root / ".inv/journal/bootstrap.json"
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    journal.write_text(text)
+    for args in (("--dry", "bootstrap.talos"), ("bootstrap.talos",)):
+        result = bench.inv(*args)
+        assert result.returncode == 1, bench.output(result)
+        assert ".inv/journal/bootstrap.json" in result.stderr and "etcd members" in result.stderr
+        assert "would run:" not in result.stderr
+    assert bench.tools.calls("talosctl") == []
+    assert journal.read_text() == text
 
 
 def test_dry_apps_on_a_live_cluster_lists_the_changes_without_making_them(bench: Bench):

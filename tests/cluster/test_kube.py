@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -109,13 +110,13 @@ def test_nodes_register_notready_as_the_cluster_boots_then_turn_ready_with_the_c
         kube.wait_for_nodes({"cp-1", "worker-1"}, timeout=0.1, **FAST)
     assert "cp-1 (NotReady: KubeletNotReady)" in str(not_ready.value)
     assert "worker-1 (NotReady: KubeletNotReady)" in str(not_ready.value)
-    assert not kube.node_ready("cp-1")
+    assert not {node.name: node.ready for node in kube.nodes()}["cp-1"]
 
     tools.cluster.set_cni_ready(True)
     heard.clear()
     ready = kube.wait_for_nodes({"cp-1", "worker-1"}, timeout=5, progress=heard.append, **FAST)
     assert all(node.ready for node in ready) and heard == ["2/2 nodes Ready"]
-    assert kube.node_ready("worker-1") and not kube.node_ready("no-such-node")
+    assert {node.name: node.ready for node in kube.nodes()} == {"cp-1": True, "worker-1": True}
     assert [node.name for node in kube.wait_for_nodes("worker-1", timeout=1, **FAST)] == ["cp-1", "worker-1"]
 
 
@@ -430,3 +431,97 @@ def test_https_servers_need_the_kubeconfig_ca(fake_tools_factory, tmp_path):
         assert "_ssl.c" not in str(refused.value)
     finally:
         api.stop()
+
+
+# -- server-side apply of a Deployment: associative lists in managedFields --------------------------------
+
+def deployment(*, env: bool = True, image: str = "ghcr.io/example/web:1.2.3", sidecar: bool = True) -> dict:
+    web = {"name": "web", "image": image, "ports": [{"containerPort": 8080, "name": "http"}],
+           "volumeMounts": [{"name": "data", "mountPath": "/data"}]}
+    if env:
+        web["env"] = [{"name": "MODE", "value": "production"}, {"name": "LEVEL", "value": "info"}]
+    containers = [web] + ([{"name": "proxy", "image": "ghcr.io/example/proxy:0.9.0", "args": ["--port", "9090"]}]
+                          if sidecar else [])
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default",
+                                                                         "labels": {"app": "web"}},
+            "spec": {"selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": containers, "volumes": [{"name": "data", "emptyDir": {}}]}}}}
+
+
+def test_a_deployment_reapplied_is_unchanged_and_a_dropped_field_inside_a_container_is_not(fake_tools_factory,
+                                                                                          fake_kube):
+    _tools, api, _ex, kube = running(fake_tools_factory, fake_kube)
+    assert kube.apply([deployment()]) == [("Deployment/default/web", "created")]
+    (live,) = api.objects("Deployment")
+    # The server defaulted fields the document does not set, and owns them in the real format.
+    web = live["spec"]["template"]["spec"]["containers"][0]
+    assert (web["imagePullPolicy"], web["ports"][0]["protocol"]) == ("IfNotPresent", "TCP")
+    assert live["spec"]["replicas"] == 1
+    (entry,) = live["metadata"]["managedFields"]
+    containers = entry["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]
+    assert set(containers) == {'k:{"name":"web"}', 'k:{"name":"proxy"}'}
+    assert containers['k:{"name":"web"}']["f:ports"] == {
+        'k:{"containerPort":8080,"protocol":"TCP"}': {".": {}, "f:containerPort": {}, "f:name": {}}}
+    assert set(containers['k:{"name":"web"}']["f:env"]) == {'k:{"name":"MODE"}', 'k:{"name":"LEVEL"}'}
+    assert containers['k:{"name":"proxy"}']["f:args"] == {}, "a list without merge keys is atomic"
+
+    writes = len(api.writes())
+    assert kube.apply([deployment()]) == [("Deployment/default/web", "unchanged")]
+    assert len(api.writes()) == writes, "a re-run sends nothing"
+
+    # Server-side apply would remove the env this manager set: the item-level ownership shows it.
+    assert kube.apply([deployment(env=False)]) == [("Deployment/default/web", "configured")]
+    assert "env" not in api.objects("Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert kube.apply([deployment(env=False)]) == [("Deployment/default/web", "unchanged")]
+
+    assert kube.apply([deployment(env=False, image="ghcr.io/example/web:1.2.4")]) == [
+        ("Deployment/default/web", "configured")]
+    assert kube.apply([deployment(env=False, image="ghcr.io/example/web:1.2.4", sidecar=False)]) == [
+        ("Deployment/default/web", "configured")]
+    names = [c["name"] for c in api.objects("Deployment")[0]["spec"]["template"]["spec"]["containers"]]
+    assert names == ["web"]
+    assert kube.apply([deployment(env=False, image="ghcr.io/example/web:1.2.4", sidecar=False)]) == [
+        ("Deployment/default/web", "unchanged")]
+
+
+def test_another_managers_container_is_kept_and_conflicts_name_the_item(fake_tools_factory, fake_kube):
+    _tools, api, _ex, kube = running(fake_tools_factory, fake_kube)
+    kube.apply([deployment(sidecar=False)])
+    theirs = deployment(sidecar=False)
+    theirs["spec"]["template"]["spec"]["containers"] = [{"name": "web", "image": "ghcr.io/example/web:9.9.9"},
+                                                        {"name": "injected", "image": "ghcr.io/example/mesh:1.0.0"}]
+    del theirs["spec"]["template"]["spec"]["volumes"]
+    with pytest.raises(KubeError) as conflict:
+        kube.apply([theirs], field_manager="mesh")
+    assert '.spec.template.spec.containers[name="web"].image' in str(conflict.value)
+    del theirs["spec"]["template"]["spec"]["containers"][0]
+    assert kube.apply([theirs], field_manager="mesh") == [("Deployment/default/web", "configured")]
+    names = [c["name"] for c in api.objects("Deployment")[0]["spec"]["template"]["spec"]["containers"]]
+    assert names == ["web", "injected"], "an applied item merges into the list by its key"
+    assert kube.apply([deployment(sidecar=False)]) == [("Deployment/default/web", "unchanged")]
+
+
+def test_apply_against_a_server_that_never_answers_times_out_and_leaves_no_discovery_cache(fake_tools_factory,
+                                                                                             fake_kube, tmp_path,
+                                                                                             monkeypatch):
+    tools, _api, _ex, _kube = running(fake_tools_factory, fake_kube)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts connections, never answers
+    try:
+        path = tools.use_kubeconfig(server=f"http://127.0.0.1:{silent.getsockname()[1]}")
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the client's discovery keeps its cache
+        started = time.monotonic()
+        with pytest.raises(KubeUnreachable, match="no answer within 1s"):
+            Kube(path, Executor(), timeout=1).apply([{"apiVersion": "v1", "kind": "ConfigMap",
+                                                     "metadata": {"name": "settings"}}])
+        assert time.monotonic() - started < 10, "every discovery request has the timeout"
+    finally:
+        silent.close()
+
+    _tools, api, _ex, kube = running(fake_tools_factory, fake_kube)
+    before = set(tmp_path.iterdir())
+    assert kube.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}}]) == [
+        ("ConfigMap/default/settings", "created")]
+    assert set(tmp_path.iterdir()) == before, "discovery is kept in memory, no cache file is written"

@@ -40,15 +40,14 @@ PLUGIN = {**CNPG, "cnpg_barman_plugin_enabled": True}
 CNPG_BACKUP = {**PLUGIN, **RUSTFS, "cnpg_backup_enabled": True, "cnpg_s3_access_key": "cnpg-access",
                "cnpg_s3_secret_key": "cnpg-secret-key"}
 DRAGONFLY = {"dragonfly_enabled": True, "dragonfly_password": "df-default-pass"}
-DRAGONFLY_ACL = {**DRAGONFLY, "dragonfly_acl_enabled": True, "dragonfly_appcache_password": "df-appcache-pass",
-                 "dragonfly_keycloak_password": "df-keycloak-pass"}
+DRAGONFLY_ACL = {**DRAGONFLY, "dragonfly_acl_enabled": True, "dragonfly_appcache_password": "df-appcache-pass"}
 DRAGONFLY_BACKUP = {**DRAGONFLY, **RUSTFS, "dragonfly_backup_enabled": True, "dragonfly_s3_access_key": "df-access",
                     "dragonfly_s3_secret_key": "df-secret-key"}
 ALL_ON = {**CNPG_BACKUP, "cnpg_pgvector_enabled": True, **DRAGONFLY_ACL, **DRAGONFLY_BACKUP,
           "dragonfly_monitoring_enabled": True, "dragonfly_replicas": 2, **MONITORING, **NETWORK_POLICIES,
           "network_policies_mode": "enforce"}
 # Every credential of ALL_ON plus the fixture's database password; none may appear in plaintext.
-PLAINTEXTS = ("cnpg-secret-key", "df-default-pass", "df-appcache-pass", "df-keycloak-pass", "df-secret-key",
+PLAINTEXTS = ("cnpg-secret-key", "df-default-pass", "df-appcache-pass", "df-secret-key",
               "rustfs-secret-key", "grafana-admin-pass", "demo-db-password")
 
 INPUTS = {"cluster.yaml", "nodes.yaml"}
@@ -267,14 +266,14 @@ def test_acl_users_come_from_the_consumer_list(render):
     assert spec["aclFromSecret"] == {"name": "dragonfly-auth", "key": "acl"}
     acl = document(files, DRAGONFLY_SECRET, "Secret")["stringData"]["acl"].splitlines()
     assert acl[0] == "user default on >df-default-pass ~* allchannels +@all"
-    # appcache has its password and no app to wait for; keycloak's password is set but Keycloak is off.
+    # appcache has its password and no app to wait for.
     users = {line.split()[1]: line for line in acl[1:]}
     assert set(users) == {"appcache"}
     assert "~cache:*" in users["appcache"].split() and "-@dangerous" in users["appcache"].split()
+    # Keycloak caches in its own Infinispan: turning it on adds no cache user.
     files = render({**DRAGONFLY_ACL, **KEYCLOAK})
     acl = document(files, DRAGONFLY_SECRET, "Secret")["stringData"]["acl"].splitlines()
-    assert [line.split()[1] for line in acl] == ["default", "keycloak", "appcache"]
-    assert "~keycloak:*" in acl[1].split()
+    assert [line.split()[1] for line in acl] == ["default", "appcache"]
 
 
 def test_network_policy_admits_only_enabled_consumers(render):
@@ -285,7 +284,7 @@ def test_network_policy_admits_only_enabled_consumers(render):
     files = render({**DRAGONFLY_ACL, **KEYCLOAK, **DRAGONFLY_BACKUP, **NETWORK_POLICIES})
     policy = document(files, DRAGONFLY_POLICY, "CiliumNetworkPolicy", "dragonfly")["spec"]
     sources = [entry["matchLabels"]["io.kubernetes.pod.namespace"] for entry in policy["ingress"][0]["fromEndpoints"]]
-    assert sources == ["default", "identity"]
+    assert sources == ["default"]
     assert policy["egress"][0]["toPorts"][0]["ports"][0]["port"] == "9000"
     # Nobody to admit, nothing to reach: only the operator's API policy.
     files = render({**DRAGONFLY, **NETWORK_POLICIES})

@@ -391,10 +391,11 @@ def test_server_settings_follow_the_keys(render):
 # -- configuration rules ------------------------------------------------------------------------
 
 
-def test_only_the_custom_encryption_provider_is_accepted():
-    issues = rule_issues({**OBOT, "obot_encryption_provider": "aws"})
-    assert [key for key, _ in issues] == ["obot_encryption_provider"]
-    assert "not supported (yet)" in issues[0][1]
+def test_the_encryption_provider_is_refused_by_name():
+    assert "obot_encryption_key" in unsupported_seed_key("obot_encryption_provider")
+    assert "obot_encryption_provider" not in ClusterConfig.model_fields
+    assert [key for key, _ in rule_issues({key: value for key, value in OBOT.items() if key != "obot_encryption_key"})] \
+        == ["obot_encryption_key"]
 
 
 def test_workspace_and_audit_logs_share_one_key_pair():

@@ -212,9 +212,41 @@ def test_dashboard_filter_lays_out_panels_and_refuses_malformed_ones():
     for bad in ([], [{"title": "t"}], [{"title": "t", "queries": [["up"]]}],
                 [{"title": "t", "queries": [["up", "l"]], "type": "pie"}],
                 [{"title": "t", "queries": [["up", "l"]], "colour": "red"}],
-                [{"title": "t", "queries": [["up", "l"]], "datasource": "tempo"}]):
+                [{"title": "t", "queries": [["up", "l"]], "datasource": "tempo"}],
+                [{"title": "t", "queries": [["up", "l"]], "width": 25}],
+                [{"title": "t", "queries": [["up", "l"]], "width": "6"}],
+                [{"title": "t", "queries": [["up", "l"]], "thresholds": [["1", "red"]]}],
+                [{"title": "t", "queries": [["up", "l"]], "thresholds": [[5, "orange"], [1, "red"]]}],
+                [{"title": "t", "queries": [["up", "l"]], "thresholds": []}],
+                [{"title": "t", "queries": [["up", "l"]], "thresholds": 1}],
+                [{"title": "t", "queries": [["up", "l"]], "thresholds": [1, "red"]}],
+                [{"title": "t", "queries": [["up{namespace=~\"$namespace\"}", "l"]]}]):
         with pytest.raises(DashboardError):
             grafana_dashboard(bad, "x", "X", [])
+
+
+def test_dashboard_filter_widths_thresholds_and_variables():
+    board = json.loads(grafana_dashboard(
+        [{"title": "s", "type": "stat", "width": 6, "thresholds": [[1, "orange"], [3, "red"]],
+          "queries": [["sum(up{namespace=~\"$namespace\"})", ""]]},
+         {"title": "wide", "width": 18, "queries": [["sum by (pod) (rate(x{namespace=~\"${namespace}\"}[$__rate_interval]))",
+                                                      "{{pod}}"]]},
+         {"title": "next row", "queries": [["up", "u"]]}],
+        "x", "X", [], [{"name": "namespace", "query": "label_values(up, namespace)"}]))
+    # A row is as tall as its tallest panel; a stat is half a graph's height.
+    assert [panel["gridPos"] for panel in board["panels"]] == [
+        {"x": 0, "y": 0, "w": 6, "h": 4}, {"x": 6, "y": 0, "w": 18, "h": 8}, {"x": 0, "y": 8, "w": 12, "h": 8}]
+    assert board["panels"][0]["fieldConfig"]["defaults"]["thresholds"] == {"mode": "absolute", "steps": [
+        {"color": "green", "value": None}, {"color": "orange", "value": 1}, {"color": "red", "value": 3}]}
+    assert "thresholds" not in board["panels"][1]["fieldConfig"]["defaults"]
+    [variable] = board["templating"]["list"]
+    assert (variable["name"], variable["query"], variable["multi"], variable["includeAll"], variable["refresh"]) == (
+        "namespace", "label_values(up, namespace)", True, True, 1)
+    assert "templating" not in json.loads(grafana_dashboard([{"title": "t", "queries": [["up", ""]]}], "y", "Y", []))
+    for bad in ([{"name": "namespace"}], [{"name": "1st", "query": "q"}],
+                [{"name": "a", "query": "q"}, {"name": "a", "query": "r"}]):
+        with pytest.raises(DashboardError):
+            grafana_dashboard([{"title": "t", "queries": [["up", ""]]}], "x", "X", [], bad)
 
 
 def _alloy_config(files: dict[str, bytes]) -> str:

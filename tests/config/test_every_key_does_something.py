@@ -8,10 +8,7 @@ prerequisite bundles of its settings group (`BUNDLES`; keys with other needs in 
 which both the configuration without the key and the one with it are valid. Both are rendered
 in-process (the plaintext render, no encryption or validation) and must differ for one of them. The
 templates include the fixture app of the database macro (tests/components/fixtures/database-app),
-standing in for the applications whose databases the macro renders.
-
-The application components being built in other issues are exempted by name (`EXEMPT_PREFIXES`,
-`EXEMPT_KEYS`); the test prints the list, and it shrinks to nothing as they land.
+standing in for the applications whose databases the macro renders. No key is exempt.
 """
 
 from __future__ import annotations
@@ -36,17 +33,14 @@ from cluster_template.config.types import is_secret_field, reading_task
 from cluster_template.derive import derive
 from cluster_template.inputs import read_local_inputs
 from cluster_template.render import make_environment, render_templates
+from tests.components import test_keycloak as keycloak
 from tests.components import test_langfuse as langfuse
 from tests.components import test_litellm as litellm
+from tests.components import test_obot as obot
 from tests.components.test_data_layer import install_database_fixture
 from tests.conftest import REPO, copy_project
 
 pytestmark = pytest.mark.slow
-
-# The application components of the issues in progress (Keycloak with its identity providers, Obot)
-# and the cache password only Keycloak uses. Remove an entry when its component renders.
-EXEMPT_PREFIXES = ("keycloak_", "google_", "github_", "microsoft_", "obot_")
-EXEMPT_KEYS = ("dragonfly_keycloak_password",)
 
 MONITORING = {"monitoring_enabled": True, "grafana_admin_password": "grafana-admin-pass"}
 RUSTFS = {"rustfs_enabled": True, "rustfs_secret_key": "rustfs-secret-key"}
@@ -80,6 +74,17 @@ APPS = (LITELLM, *({**LITELLM, **provider} for provider in litellm.PROVIDER_SETT
         {**LITELLM, **litellm.SSO}, {**LITELLM, **litellm.LANGFUSE_CALLBACKS}, {**LITELLM, **litellm.BACKUP},
         litellm.FULL, LANGFUSE, {**LANGFUSE, **langfuse.HEADLESS}, {**LANGFUSE, **langfuse.HEADLESS, **langfuse.PROJECT},
         {**LANGFUSE, **langfuse.SSO}, langfuse.FULL)
+KEYCLOAK = keycloak.KEYCLOAK
+KEYCLOAK_BUNDLES = (KEYCLOAK, {**KEYCLOAK, **keycloak.IDPS}, {**KEYCLOAK, **keycloak.IDPS, **keycloak.MAPPERS},
+                    {**KEYCLOAK, **keycloak.SMTP}, {**KEYCLOAK, **keycloak.BACKUP}, keycloak.EMBEDDED_FULL,
+                    keycloak.CNPG_FULL)
+OBOT_BUNDLES = (obot.OBOT, {**obot.OBOT, **obot.OBOT_SSO}, {**obot.OBOT, **obot.OBOT_BACKUP},
+                {**obot.OBOT, **obot.OBOT_AUDIT}, {**obot.OBOT, **obot.S3_WORKSPACE}, obot.ALL_ON)
+# The s3 workspace without the audit-log store, whose keys must be the workspace's.
+OBOT_S3_WORKSPACE = {**obot.OBOT, **RUSTFS, "obot_workspace_provider": "s3", "obot_workspace_s3_access_key": "ws-access",
+                     "obot_workspace_s3_secret_key": "ws-secret-key"}
+KEYCLOAK_SMTP = {**KEYCLOAK, **keycloak.SMTP}
+KEYCLOAK_IDPS = {**KEYCLOAK, **keycloak.IDPS}
 GRAFANA_SSO = {**MONITORING, **litellm.KEYCLOAK, "grafana_oidc_enabled": True,
                "grafana_oidc_client_secret": "grafana-oidc-secret"}
 LANGFUSE_BACKUP = {**langfuse.FULL, "langfuse_backup_s3_access_key": "lf-backup-access",
@@ -87,7 +92,7 @@ LANGFUSE_BACKUP = {**langfuse.FULL, "langfuse_backup_s3_access_key": "lf-backup-
 # Tried in this order (those with a key of the same settings group, then none); every valid one until
 # the render changes.
 BUNDLES = (MONITORING, GRAFANA_SSO, RUSTFS, LOKI, TRACING, HUBBLE, OIDC, SSO, BACKUP, CNPG, PLUGIN, CNPG_BACKUP, DRAGONFLY,
-           DRAGONFLY_BACKUP, DRAGONFLY_ACL, PROXMOX, BGP, UNIFI, NETWORK_POLICIES, *APPS)
+           DRAGONFLY_BACKUP, DRAGONFLY_ACL, PROXMOX, BGP, UNIFI, NETWORK_POLICIES, *APPS, *KEYCLOAK_BUNDLES, *OBOT_BUNDLES)
 # Keys whose effect shows only with another component on.
 PREREQUISITES: dict[str, dict[str, Any]] = {
     "storage_class": MONITORING,
@@ -115,6 +120,12 @@ PREREQUISITES: dict[str, dict[str, Any]] = {
     "proxmox_vlan_mode": {**PROXMOX, "node_vlan_tag": 20},
     "proxmox_ssh_key_file": {**PROXMOX, "proxmox_ssh_host": "pve.example.com"},
     "proxmox_ssh_host_key": {**PROXMOX, "proxmox_ssh_host": "pve.example.com"},
+    "obot_workspace_provider": OBOT_S3_WORKSPACE, "obot_workspace_s3_access_key": OBOT_S3_WORKSPACE,
+    "obot_workspace_s3_secret_key": OBOT_S3_WORKSPACE, "obot_litellm_enabled": {**obot.OBOT, **LITELLM},
+    "keycloak_smtp_from": KEYCLOAK_SMTP, "keycloak_smtp_reply_to": KEYCLOAK_SMTP,
+    "keycloak_smtp_envelope_from": KEYCLOAK_SMTP,
+    "keycloak_smtp_ssl": {**KEYCLOAK_SMTP, "keycloak_smtp_starttls": False},
+    "google_domain_role_mapping": KEYCLOAK_IDPS, "microsoft_group_role_mappings": KEYCLOAK_IDPS,
 }
 # Values for keys a generic value does not fit.
 VALUES: dict[str, Any] = {
@@ -149,14 +160,19 @@ VALUES: dict[str, Any] = {
     "azure_openai_us_east_api_version": "2024-10-21", "azure_openai_us_east2_api_version": "2024-10-21",
     "litellm_slack_webhook_url": "https://hooks.slack.com/services/T0/B0/second",
     "litellm_discord_webhook_url": "https://discord.com/api/webhooks/2/another-hook",
+    "obot_encryption_key": "ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqpon9876=",
+    "obot_mcp_default_memory_request": "384Mi", "obot_mcp_default_memory_limit": "768Mi", "obot_mcp_max_cpu": "2",
+    "obot_tool_registries": ["/obot-tools/tools", "github.com/example/tools"],
+    "keycloak_config_cli_version": "6.4.1-26.1.0",
+    "keycloak_realm_roles": [{"name": "auditor"}], "keycloak_realm_groups": [{"name": "operations"}],
+    "keycloak_smtp_from": "keycloak@example.com", "keycloak_smtp_reply_to": "help@example.com",
+    "keycloak_smtp_envelope_from": "bounces@example.com",
+    "google_domain_role_mapping": {"domain": "example.net", "role": "auditor"},
+    "microsoft_group_role_mappings": [{"group_id": keycloak.GROUP_ID, "role": "auditor"}],
 }
 # Strings tried in order for the other text keys; the first the field accepts is used.
 TEXT_CANDIDATES = ("alternative", "99Gi", "14d", "250m", "https://alt.example.com", "192.168.1.99",
                    "alt.example.com", "0 3 * * *", "v1.2.4", "1.2.4")
-
-
-def exempt(key: str) -> bool:
-    return key.startswith(EXEMPT_PREFIXES) or key in EXEMPT_KEYS
 
 
 def read_by(key: str) -> str | None:
@@ -249,22 +265,19 @@ def plans(renders: Renders, key: str) -> Iterator[tuple[Config, Config]]:
                 yield without, with_key
 
 
-def test_every_key_changes_the_render_or_is_read_by_a_task(renders, capsys):
-    keys = list(ClusterConfig.model_fields)
-    exempted = [key for key in keys if exempt(key)]
-    with capsys.disabled():
-        print(f"\nexempted ({len(exempted)} keys of components in progress): {', '.join(exempted)}")
+def test_every_key_changes_the_render_or_is_read_by_a_task(renders):
     unplanned, inert = [], []
-    for key in keys:
-        if exempt(key) or read_by(key):
+    for key in ClusterConfig.model_fields:
+        if read_by(key):
             continue
         pairs = list(plans(renders, key))
         if not pairs:
             unplanned.append(key)
         elif all(renders(without) == renders(with_key) for without, with_key in pairs):
             inert.append(key)
-    assert not unplanned, f"no valid value and prerequisites for: {unplanned} (add them to VALUES/PREREQUISITES)"
-    assert not inert, f"accepted, but the render does not change: {inert}"
+    assert not unplanned and not inert, (
+        f"no valid value and prerequisites for: {unplanned} (add them to VALUES/PREREQUISITES); "
+        f"accepted, but the render does not change: {inert}")
 
 
 def test_keys_read_by_a_task_are_read_by_its_code():

@@ -82,17 +82,17 @@ def _write(root: Path, cluster: str, nodes: str | None = None) -> Path:
 
 def test_seed_keys_we_do_not_have_are_refused_by_name(tmp_path):
     seed = (SEED_STYLE / "cluster.yaml").read_text()
-    extra = ("monitoring_stack: prometheus\nkeycloak_smtp_password: secret-smtp\nkeycloak_smtp_host: smtp.example.com\n"
-             "keycloak_realm_roles: [{name: admin, description: Admins}]\nheadlamp_enabled: true\n"
+    extra = ("monitoring_stack: prometheus\ndragonfly_keycloak_password: df-kc\n"
+             "github_org_role_mapping: {org: acme, role: admin}\nheadlamp_enabled: true\n"
              "cilium_bgp_graceful_restrat: true\n")
     with pytest.raises(ConfigError) as raised:
         load_config(_write(tmp_path, seed + extra))
     text = str(raised.value)
-    for key in ("monitoring_stack", "keycloak_smtp_password", "keycloak_smtp_host", "keycloak_realm_roles",
+    for key in ("monitoring_stack", "dragonfly_keycloak_password", "github_org_role_mapping",
                 "headlamp_enabled"):
         assert f"{key}: not supported (yet): " in text, key
     assert "cilium_bgp_graceful_restrat: unknown key; did you mean 'cilium_bgp_graceful_restart'?" in text
-    assert "secret-smtp" not in text
+    assert "df-kc" not in text
 
 
 def _render(root: Path) -> dict[str, bytes]:

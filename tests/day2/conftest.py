@@ -19,8 +19,6 @@ from tests.fakes.fixtures import FakeTools, fake_kube, fake_tools  # noqa: F401 
 RUNNING = "v1.12.11"
 TARGET = "v1.12.12"
 CLUSTER_NAME = "kubernetes"
-CLUSTER_WIRING = ("from tasks import cluster  # noqa: E402\n"
-                  "ns.add_task(cluster.reconcile)\nns.add_task(cluster.status)\n")
 
 CLUSTER_YAML = """\
 node_cidr: "10.0.0.0/24"
@@ -87,9 +85,6 @@ def make_day2(tmp_path: Path, *, controllers: int = 1, workers: int = 0, kube=No
                        talos_version=RUNNING, **cluster_options)
     api = kube(tools) if kube is not None else None
     project = copy_project(tmp_path / "repo")
-    tasks_py = project.root / "tasks.py"
-    if "cluster.reconcile" not in tasks_py.read_text():
-        tasks_py.write_text(tasks_py.read_text() + "\n" + CLUSTER_WIRING)
     cluster_nodes = tools.cluster.nodes()
     project.write("cluster.yaml", CLUSTER_YAML)
     project.write("nodes.yaml", nodes_yaml(cluster_nodes))

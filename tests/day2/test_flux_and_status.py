@@ -15,8 +15,8 @@ def flux_calls(day2, *tokens: str) -> list:
     return day2.cluster.calls("flux", *tokens)
 
 
-def test_reconcile_reconciles_root_with_source_and_reports_ready(tmp_path):
-    day2 = make_day2(tmp_path, controllers=1)
+def test_reconcile_reconciles_root_with_source_and_reports_ready(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=1, kube=fake_kube)
     day2.cluster.set_kustomization("cluster-apps", ready=True)
 
     result = day2.inv("reconcile")
@@ -30,8 +30,8 @@ def test_reconcile_reconciles_root_with_source_and_reports_ready(tmp_path):
     assert "✔ Kustomization flux-system/cluster-apps: Ready=True" in result.stdout
 
 
-def test_reconcile_reports_a_kustomization_that_stays_not_ready(tmp_path):
-    day2 = make_day2(tmp_path, controllers=1)
+def test_reconcile_reports_a_kustomization_that_stays_not_ready(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=1, kube=fake_kube)
     day2.cluster.set_kustomization("cluster-apps", ready=False, message=BROKEN)
 
     result = day2.inv("reconcile", "--timeout", "2")
@@ -41,8 +41,8 @@ def test_reconcile_reports_a_kustomization_that_stays_not_ready(tmp_path):
     assert "✔ Kustomization flux-system/flux-system: Ready=True" in result.stdout
 
 
-def test_reconcile_reports_a_failing_root_at_once(tmp_path):
-    day2 = make_day2(tmp_path, controllers=1)
+def test_reconcile_reports_a_failing_root_at_once(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=1, kube=fake_kube)
     day2.cluster.set_kustomization("flux-system", ready=False, message="decryption failed: no age key")
 
     result = day2.inv("reconcile", "--timeout", "60")
@@ -83,6 +83,26 @@ def test_status_highlights_what_is_not_ready_and_why(tmp_path, fake_kube):
     assert f"Flux Kustomizations: flux-system/cluster-apps: {BROKEN}" in report["problems"]
     kustomizations = next(s for s in report["sections"] if s["title"] == "Flux Kustomizations")
     assert {row["name"]: row["ok"] for row in kustomizations["rows"]} == {"cluster-apps": False, "flux-system": True}
+
+
+def test_status_reads_flux_through_the_api_so_a_multi_line_message_stays_one_row(tmp_path, fake_kube):
+    day2 = make_day2(tmp_path, controllers=1, workers=1, kube=fake_kube)
+    message = "kustomize build failed:\n  accumulating resources: 'apps/broken'\n  no such file or directory"
+    day2.cluster.set_kustomization("cluster-apps", ready=False, message=message)
+    day2.cluster.set_helmrelease("cilium", "kube-system", ready=True, revision="1.18.4")
+
+    result = day2.inv("status", "--json")
+
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    sections = {section["title"]: section for section in report["sections"]}
+    rows = sections["Flux Kustomizations"]["rows"]
+    assert [(row["name"], row["ok"]) for row in rows] == [("cluster-apps", False), ("flux-system", True)]
+    assert rows[0]["message"] == message and rows[0]["revision"]
+    assert [(row["name"], row["revision"]) for row in sections["Flux HelmReleases"]["rows"]] == [("cilium", "1.18.4")]
+    assert flux_calls(day2, "get") == [], "no `flux get` table is parsed"
+    text = day2.inv("status").stdout
+    assert "kustomize build failed: accumulating resources: 'apps/broken' no such file" in text
 
 
 def test_status_is_zero_when_everything_is_ready(tmp_path, fake_kube):
@@ -143,3 +163,27 @@ def install_certificates(day2, *, ready: bool) -> None:
     with Kube(day2.root / "kubeconfig", Executor(env=day2.tools.env)) as kube:
         kube.ensure_namespaces(["network"])
         kube.apply([crd, certificate])
+
+
+def test_status_asks_every_controller_about_etcd(tmp_path, fake_kube):
+    """The first controller down does not blank the etcd table, and a controller running an etcd
+    of its own (a split brain) is named."""
+    day2 = make_day2(tmp_path, controllers=3, kube=fake_kube)
+    day2.cluster.set_unreachable(day2.node_ip("k8s-0"))
+
+    text = day2.inv("status").stdout
+
+    names = {"k8s-0", "k8s-1", "k8s-2"}
+    rows = {line.lstrip("✗ ").split()[0]: line for line in text.split("== etcd")[1].split("== ")[0].splitlines()
+            if line.strip() and line.lstrip("✗ ").split()[0] in names}
+    assert set(rows) == {"k8s-0", "k8s-1", "k8s-2"}, text
+    assert not rows["k8s-1"].startswith("✗") and not rows["k8s-2"].startswith("✗"), text
+    assert "✗ k8s-0: did not answer etcd status" in text
+
+    day2.cluster.set_unreachable(day2.node_ip("k8s-0"), False)
+    with day2.cluster.edit() as state:
+        lone = next(node for node in state["nodes"] if node["hostname"] == "k8s-2")
+        lone["etcd_data"] = "second-cluster"
+        state["etcd"]["foreign"] = {"second-cluster": [{"id": "2a", "hostname": "k8s-2", "ip": lone["ip"]}]}
+    split = day2.inv("status").stdout
+    assert "✗ k8s-2: its etcd lists other members (k8s-2)" in split, split

@@ -57,6 +57,25 @@ def test_upgrade_node_upgrades_a_controller_with_its_gates(tmp_path, fake_kube):
     assert health.argv[health.argv.index("--nodes") + 1] != address, "health asked through another controller"
 
 
+def test_a_long_upgrade_reports_progress_and_no_secret(tmp_path, fake_kube):
+    """`talosctl upgrade --wait` on a node that takes its time to reboot: a progress line every
+    interval names the command (redacted) and how long it runs."""
+    day2 = make_day2(tmp_path, controllers=1, workers=1, kube=fake_kube)
+    address = day2.node_ip("k8s-worker-0")
+    day2.cluster.set_upgrade_seconds(address, 1.5)
+    day2.tools.overrides["CLUSTER_TEMPLATE_PROGRESS_SECONDS"] = "0.4"
+
+    result = day2.inv("talos.upgrade-node", "--node", "k8s-worker-0")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    beats = [line for line in output.splitlines() if line.startswith("still waiting for `talosctl")
+             and " upgrade " in line]
+    assert len(beats) >= 2 and address in beats[0], output
+    for value in day2.cluster.talos_secrets().values():
+        assert value not in output
+
+
 def test_an_upgrade_talos_refuses_before_rebooting_leaves_the_node_schedulable(tmp_path, fake_kube):
     """A bad installer image is refused before the node reboots: the node, cordoned and drained for
     the upgrade, is uncordoned again, so the re-run's health gate can pass."""

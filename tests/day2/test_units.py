@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cluster_template.ops.gates import GateFailed, health_problem, poll
-from cluster_template.ops.journal import DONE, IN_PROGRESS, Journal, JournalUnreadable
+from cluster_template.ops.journal import DONE, IN_PROGRESS, Journal, UnreadableJournal
 from cluster_template.ops.nodes import ClusterNode, Inventory, UnknownNode, image_schematic, image_version
 from cluster_template.ops.report import Table, render_table
 from cluster_template.ops.template_maintenance import TemplateChoreRefused, untemplated_tasks
@@ -70,6 +70,32 @@ def test_poll_waits_then_fails_with_the_last_complaint():
     poll(lambda: next(answers), gate="g", subject="s", timeout=5, interval=0.01)
 
 
+def test_poll_says_how_long_it_has_been_waiting_while_the_complaint_stays_the_same():
+    heard: list[str] = []
+    with pytest.raises(GateFailed):
+        poll(lambda: (False, "etcd member k8s-1 is a learner"), gate="etcd healthy", subject="k8s-1", timeout=0.5,
+             interval=0.02, on_wait=heard.append, heartbeat=0.15)
+    assert heard[0] == "waiting for etcd healthy: etcd member k8s-1 is a learner"
+    beats = heard[1:]
+    assert len(beats) >= 2
+    assert all(line == "still waiting for etcd healthy (k8s-1) (0s): etcd member k8s-1 is a learner"
+               for line in beats), beats
+
+
+def test_heartbeat_formats_elapsed_time_and_says_only_when_due():
+    from cluster_template.heartbeat import Heartbeat, elapsed
+
+    assert [elapsed(s) for s in (5, 130, 3725)] == ["5s", "2m10s", "1h02m"]
+    now = [0.0]
+    heard: list[str] = []
+    pulse = Heartbeat("`tofu apply`", heard.append, 30, clock=lambda: now[0])
+    assert not pulse.beat() and pulse.until_next() == 30
+    now[0] = 130.0
+    assert pulse.beat() and heard == ["still waiting for `tofu apply` (2m10s)"]
+    now[0] = 131.0
+    assert not pulse.beat() and pulse.until_next() == 29
+
+
 def test_journal_resumes_the_same_target_and_restarts_for_another(tmp_path):
     ex = Executor()
     journal = Journal(tmp_path, ex, "talos-upgrade")
@@ -94,6 +120,35 @@ def test_journal_resumes_the_same_target_and_restarts_for_another(tmp_path):
     assert other.state("k8s-0") == "pending"
 
 
+def test_journal_records_outlive_a_run_towards_another_target(tmp_path):
+    ex = Executor()
+    journal = Journal(tmp_path, ex, "bootstrap")
+    assert journal.recorded("etcd_bootstrap") is None
+    journal.record("etcd_bootstrap", node="k8s-0", how="bootstrapped")
+    again = Journal(tmp_path, ex, "bootstrap")
+    assert again.recorded("etcd_bootstrap")["node"] == "k8s-0"
+    again.begin({"talos_version": "v1.12.2"})
+    again.mark("k8s-0", DONE)
+    assert again.expect({"talos_version": "v1.12.3"}) is False and again.state("k8s-0") == "pending"
+    again.begin({"talos_version": "v1.12.3"})
+    assert Journal(tmp_path, ex, "bootstrap").recorded("etcd_bootstrap")["how"] == "bootstrapped"
+    again.forget("etcd_bootstrap")
+    assert Journal(tmp_path, ex, "bootstrap").recorded("etcd_bootstrap") is None
+
+
+@pytest.mark.parametrize("text", ["{not json", "[]", '{"format": 2, "nodes": {}}', '{"format": 1, "nodes": {"a": 1}}',
+                                  '{"format": 1, "nodes": {}, "records": []}'])
+def test_a_corrupt_journal_is_refused_with_its_path_and_the_recovery(tmp_path, text):
+    path = tmp_path / ".inv/journal/bootstrap.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    with pytest.raises(UnreadableJournal) as caught:
+        Journal(tmp_path, Executor(), "bootstrap", recovery="check etcd, then delete it")
+    assert str(caught.value).startswith(".inv/journal/bootstrap.json ")
+    assert str(caught.value).endswith("; check etcd, then delete it")
+    assert path.read_text() == text
+
+
 def test_journal_dry_run_writes_nothing_and_corrupt_journal_is_refused(tmp_path):
     dry = Journal(tmp_path, Executor(dry=True), "talos-upgrade")
     dry.begin({"talos_version": "v1.12.2"})
@@ -102,7 +157,7 @@ def test_journal_dry_run_writes_nothing_and_corrupt_journal_is_refused(tmp_path)
     path = tmp_path / ".inv/journal/talos-upgrade.json"
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
-    with pytest.raises(JournalUnreadable, match="delete it to start over"):
+    with pytest.raises(UnreadableJournal, match="delete it to start over"):
         Journal(tmp_path, Executor(), "talos-upgrade")
 
 

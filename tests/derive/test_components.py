@@ -314,6 +314,9 @@ OFF = {
     "obot_litellm_enabled": False, "obot_database_dsn": None, "obot_metrics_token": None,
     "obot_keycloak_settings": None,
     "google_idp_enabled": False, "github_idp_enabled": False, "microsoft_idp_enabled": False,
+    # Keycloak (issue 16): the embedded database's image and the realm keycloak-config-cli applies.
+    "keycloak_postgres_image": "docker.io/library/postgres:17.6-alpine", "keycloak_realm_config": None,
+    "keycloak_realm_secrets": {}, "keycloak_realm_job": None,
     # The data layer (issue 15): values the templates read.
     "rustfs_s3_url": None, "rustfs_buckets": [], "cnpg_barman_plugin_chart_version": "0.4.0",
     "dragonfly_acl_users": [], "dragonfly_client_namespaces": [], "cnpg_databases": {},

@@ -314,6 +314,11 @@ class FakeCluster:
     def set_unreachable(self, address: str, unreachable: bool = True) -> None:
         self._update_node(address, unreachable=unreachable)
 
+    def set_client_unreachable(self, address: str, unreachable: bool = True) -> None:
+        """This machine has no route to the node (another subnet, a firewall), but apid on the other
+        nodes reaches it: it answers only through a talosconfig endpoint that proxies to it."""
+        self._update_node(address, client_unreachable=unreachable)
+
     def set_foreign_ca(self, address: str, foreign: bool = True) -> None:
         """The node runs a config of another cluster: its API certificate is signed by a CA this
         cluster's talosconfig does not trust (and it demands a client certificate of that CA)."""

@@ -28,9 +28,15 @@ on pods' spec.nodeName and metadata.name/namespace), POST create, server-side ap
 the pods/eviction subresource and the bearer token of the kubeconfigs the fakes write. Unknown
 paths answer 404 with a Status object, as the real server does.
 
-Known simplifications: lists are atomic in server-side apply (no merge keys), there are no
-watches, label selectors or admission, and DELETE exists for Nodes only; a Secret's `stringData` is folded into `data` on
-write, as the real registry does.
+Server-side apply writes managedFields in the real FieldsV1 format: `f:` map keys, `k:{...}` items of
+the built-in kinds' associative lists (containers and volumes by name, container ports by
+containerPort+protocol, env by name, ...), `v:` items of metadata.finalizers, and atomic lists as
+leaves; applied items merge into those lists by key. Deployments get the server's defaults
+(replicas, strategy, container imagePullPolicy, port protocol, ...). Known simplifications: custom
+resources keep every list atomic (no list-type markers are read from their CRD), merge patches
+replace lists (no strategic merge), there are no watches, label selectors or admission, and DELETE
+exists for Nodes only; a Secret's `stringData` is folded into `data` on write, as the real registry
+does.
 """
 
 from __future__ import annotations
@@ -88,6 +94,7 @@ BUILTIN_KINDS = (
     Kind("", "v1", "ConfigMap", "configmaps", True),
     Kind("", "v1", "ServiceAccount", "serviceaccounts", True),
     Kind("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False),
+    Kind("apps", "v1", "Deployment", "deployments", True),
 )
 # Flux kinds whose objects (and Ready conditions) come from the state's `flux` section.
 FLUX_KINDS = (
@@ -134,77 +141,191 @@ class Seen:
 
 
 # -- field sets (server-side apply) ------------------------------------------------------------------
+#
+# Paths are tuples of path elements in the FieldsV1 format the real server writes: `f:<field>` for a
+# map key, `k:{"name":"web"}` for an item of an associative list (found by its key fields), `v:<json>`
+# for an item of a set. A list with neither is atomic: the list itself is the leaf. `i:<index>` never
+# appears for server-side apply, and the server never writes it here either.
 
-def field_paths(obj: dict, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
-    """The leaf paths an object sets (maps are descended, lists are atomic)."""
+# Associative lists of the built-in kinds and their key fields (k8s.io/api `listMapKey`s of PodSpec,
+# Container and ObjectMeta). A key field the item leaves out takes its default (a port's protocol).
+LIST_KEYS = {"containers": ("name",), "initContainers": ("name",), "ephemeralContainers": ("name",),
+             "env": ("name",), "volumeMounts": ("mountPath",), "volumeDevices": ("devicePath",), "volumes": ("name",),
+             "imagePullSecrets": ("name",), "ports": ("containerPort", "protocol"), "ownerReferences": ("uid",)}
+KEY_DEFAULTS = {"protocol": "TCP"}
+SET_LISTS = ("finalizers",)  # metadata.finalizers (listType=set)
+# Groups whose kinds have the schema above; custom resources (no list-type markers here) keep atomic lists.
+BUILT_IN_GROUPS = ("", "apps")
+
+
+def field_paths(obj: dict, prefix: tuple[str, ...] = (), *, structured: bool = True) -> set[tuple[str, ...]]:
+    """The paths an object sets: maps are descended, associative lists and sets by item (each
+    item's own path included, as the `.` entry shows), other lists are atomic. `structured`
+    False treats every list as atomic (custom resources)."""
     paths: set[tuple[str, ...]] = set()
     for key, value in obj.items():
         if not prefix and key in ("apiVersion", "kind", "status"):
             continue
-        if prefix == ("metadata",) and key in ("name", "namespace", *SERVER_METADATA):
+        if prefix == ("f:metadata",) and key in ("name", "namespace", *SERVER_METADATA):
             continue
         if value is None:
             continue  # a null in an apply request sets nothing
-        path = prefix + (key,)
+        path = prefix + (f"f:{key}",)
+        keys = list_keys(key, value, prefix) if structured else None
         if isinstance(value, dict) and value:
-            paths |= field_paths(value, path)
+            paths |= field_paths(value, path, structured=structured)
+        elif keys:
+            for item in value:
+                element = path + (item_key(keys, item),)
+                paths.add(element)
+                paths |= field_paths(item, element, structured=structured)
+        elif structured and isinstance(value, list) and value and key in SET_LISTS and prefix == ("f:metadata",):
+            paths |= {path + ("v:" + json.dumps(item, separators=(",", ":")),) for item in value}
         else:
             paths.add(path)
     return paths
+
+
+def list_keys(field: str, value: object, prefix: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The key fields of `value` when it is an associative list, else None."""
+    keys = LIST_KEYS.get(field)
+    if not keys or not isinstance(value, list) or not value:
+        return None
+    if field == "ports" and not (prefix and prefix[-1].startswith("k:")):
+        return None  # a Service's ports are keyed by `port`: only a container's are modelled
+    if not all(isinstance(item, dict) and all(k in item or k in KEY_DEFAULTS for k in keys) for item in value):
+        return None
+    return keys
+
+
+def item_key(keys: tuple[str, ...], item: dict) -> str:
+    return "k:" + json.dumps({k: item.get(k, KEY_DEFAULTS.get(k)) for k in sorted(keys)}, separators=(",", ":"))
 
 
 def to_fields_v1(paths: set[tuple[str, ...]]) -> dict:
     tree: dict = {}
     for path in sorted(paths):
         node = tree
-        for key in path:
-            node = node.setdefault(f"f:{key}", {})
+        for element in path:
+            node = node.setdefault(element, {})
+        if path[-1].startswith("k:"):
+            node["."] = {}  # the item itself is owned, besides its fields
     return tree
 
 
 def from_fields_v1(fields: dict, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
     paths: set[tuple[str, ...]] = set()
     for key, child in fields.items():
-        if not key.startswith("f:"):
+        if key == ".":
+            paths.add(prefix)
             continue
-        path = prefix + (key[2:],)
+        path = prefix + (key,)
         inner = from_fields_v1(child, path) if isinstance(child, dict) else set()
         paths |= inner or {path}
     return paths
 
 
+def _matches(element: str, item: object) -> bool:
+    if element.startswith("v:"):
+        return item == json.loads(element[2:])
+    wanted = json.loads(element[2:])
+    return isinstance(item, dict) and all(item.get(k, KEY_DEFAULTS.get(k)) == v for k, v in wanted.items())
+
+
+def _step(node: object, element: str) -> tuple[bool, object]:
+    if element.startswith("f:"):
+        if isinstance(node, dict) and element[2:] in node:
+            return True, node[element[2:]]
+        return False, None
+    if isinstance(node, list):
+        for item in node:
+            if _matches(element, item):
+                return True, item
+    return False, None
+
+
 def lookup(obj: dict, path: tuple[str, ...]) -> tuple[bool, object]:
     node: object = obj
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
+    for element in path:
+        found, node = _step(node, element)
+        if not found:
             return False, None
-        node = node[key]
     return True, node
 
 
 def remove(obj: dict, path: tuple[str, ...]) -> None:
-    node: object = obj
-    for key in path[:-1]:
-        if not isinstance(node, dict) or key not in node:
-            return
-        node = node[key]
-    if isinstance(node, dict):
-        node.pop(path[-1], None)
+    found, parent = lookup(obj, path[:-1])
+    if not found:
+        return
+    last = path[-1]
+    if last.startswith("f:") and isinstance(parent, dict):
+        parent.pop(last[2:], None)
+    elif isinstance(parent, list):
+        parent[:] = [item for item in parent if not _matches(last, item)]
+    if not parent and len(path) > 1:
+        remove(obj, path[:-1])  # a list or map nobody sets anything in any more goes too
 
 
-def deep_merge(target: dict, patch: dict, *, null_deletes: bool) -> None:
+def has_list_schema(kind: Kind) -> bool:
+    return kind.group in BUILT_IN_GROUPS and kind.kind != "CustomResourceDefinition"
+
+
+def apply_merge(target: dict, patch: dict, prefix: tuple[str, ...] = (), *, structured: bool = True) -> None:
+    """Merge an applied configuration: maps field by field, associative lists and sets item by
+    item (new items appended), atomic lists replaced."""
     for key, value in patch.items():
         if value is None:
-            if null_deletes:
-                target.pop(key, None)
-        elif isinstance(value, dict) and isinstance(target.get(key), dict):
-            deep_merge(target[key], value, null_deletes=null_deletes)
+            continue
+        path = prefix + (f"f:{key}",)
+        keys = list_keys(key, value, prefix) if structured else None
+        current = target.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            apply_merge(current, value, path, structured=structured)
+        elif keys and isinstance(current, list):
+            for item in value:
+                element = item_key(keys, item)
+                match = next((live for live in current if _matches(element, live)), None)
+                if isinstance(match, dict):
+                    apply_merge(match, item, path + (element,), structured=structured)
+                else:
+                    current.append(copy.deepcopy(item))
+        elif structured and key in SET_LISTS and prefix == ("f:metadata",) and isinstance(current, list):
+            current.extend(copy.deepcopy(item) for item in value if item not in current)
         else:
             target[key] = copy.deepcopy(value)
 
 
+def merge_patch(target: dict, patch: dict) -> None:
+    """A JSON merge patch (RFC 7386): null deletes, maps merge, anything else (lists too) replaces."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            merge_patch(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def parse_bool(text: str) -> bool:
+    """A boolean query parameter as the server reads it (Go's strconv.ParseBool)."""
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise ApiStatus(400, "BadRequest", f'strconv.ParseBool: parsing "{text}": invalid syntax')
+
+
 def path_text(path: tuple[str, ...]) -> str:
-    return "." + ".".join(path)
+    """A field path as the server's conflict messages print it: `.spec.containers[name="web"].image`."""
+    text = ""
+    for element in path:
+        if element.startswith("f:"):
+            text += "." + element[2:]
+        elif element.startswith("k:"):
+            text += "[" + ",".join(f"{k}={json.dumps(v)}" for k, v in json.loads(element[2:]).items()) + "]"
+        else:
+            text += f"[={element[2:]}]"
+    return text
 
 
 def now_text() -> str:
@@ -561,7 +682,8 @@ class FakeKubeAPI:
             metadata.pop("namespace", None)
         metadata.update({"uid": str(uuid.uuid4()), "resourceVersion": str(next(self._versions)),
                          "generation": 1, "creationTimestamp": now_text()})
-        metadata["managedFields"] = [managed_entry(manager, operation, kind, field_paths(request))]
+        metadata["managedFields"] = [managed_entry(manager, operation, kind,
+                                                   field_paths(request, structured=has_list_schema(kind)))]
         self._store[(kind.group, kind.plural, namespace or "", metadata["name"])] = stored
         return stored
 
@@ -580,17 +702,18 @@ class FakeKubeAPI:
             if key not in self._store:
                 self._require_namespace(state, kind, namespace)
                 return 201, copy.deepcopy(self._insert(kind, namespace, document, manager=manager, operation="Apply"))
-            return 200, copy.deepcopy(self._apply(kind, key, document, manager, query.get("force") == "true"))
+            force = parse_bool(query.get("force", "false"))
+            return 200, copy.deepcopy(self._apply(kind, key, document, manager, force))
         if content_type in MERGE_PATCHES:
             if key not in self._store:
                 raise not_found(kind, name)
             patch = self._decode(body, content_type)
             live = self._store[key]
             updated = copy.deepcopy(live)
-            deep_merge(updated, {k: v for k, v in patch.items() if k not in ("apiVersion", "kind")}, null_deletes=True)
+            merge_patch(updated, {k: v for k, v in patch.items() if k not in ("apiVersion", "kind")})
             updated = add_server_fields(kind, normalize(kind, updated))
             self._record(kind, key, live, updated, query.get("fieldManager", "unknown"), "Update",
-                         field_paths(normalize(kind, patch)))
+                         field_paths(normalize(kind, patch), structured=has_list_schema(kind)))
             return 200, copy.deepcopy(updated)
         raise ApiStatus(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
                                                      f"accepted media types include: application/json-patch+json, "
@@ -601,7 +724,8 @@ class FakeKubeAPI:
         (409) unless forced; fields this manager applied before and no longer sets are removed."""
         live = self._store[key]
         desired = normalize(kind, document)
-        new_paths = field_paths(desired)
+        structured = has_list_schema(kind)
+        new_paths = field_paths(desired, structured=structured)
         conflicts = []
         for entry in live["metadata"].get("managedFields", []):
             if entry["manager"] == manager:
@@ -622,10 +746,11 @@ class FakeKubeAPI:
                                      if e["manager"] == manager and e["operation"] == "Apply"))
         owned_by_others = set().union(*(from_fields_v1(e["fieldsV1"]) for e in live["metadata"].get("managedFields", [])
                                         if e["manager"] != manager))
-        for path in owned_before - new_paths - owned_by_others:
+        # Whole items first: once an item has lost its key fields it can no longer be found.
+        for path in sorted(owned_before - new_paths - owned_by_others, key=len):
             remove(updated, path)
-        deep_merge(updated, {k: v for k, v in desired.items() if k not in ("apiVersion", "kind", "status")},
-                   null_deletes=False)
+        apply_merge(updated, {k: v for k, v in desired.items() if k not in ("apiVersion", "kind", "status")},
+                    structured=structured)
         updated = add_server_fields(kind, updated)
         self._record(kind, key, live, updated, manager, "Apply", new_paths, take_over=force)
         return updated
@@ -766,9 +891,12 @@ def flux_status(kind: Kind, item: dict, generation: int) -> dict:
         "message": item.get("message", ""), "observedGeneration": generation,
         "lastTransitionTime": now_text()}]}
     revision = item.get("revision")
-    if revision:
+    if revision:  # where each controller reports it (source, kustomize and helm controller status types)
         if kind.group == "source.toolkit.fluxcd.io":
             status["artifact"] = {"revision": revision}
+        elif kind.kind == "HelmRelease":
+            status["lastAttemptedRevision"] = revision
+            status["history"] = [{"chartName": item["name"], "chartVersion": revision, "status": "deployed"}]
         else:
             status["lastAppliedRevision"] = revision
     return status
@@ -816,8 +944,11 @@ def drop_nulls(value):
 
 
 def add_server_fields(kind: Kind, obj: dict) -> dict:
-    """What the server adds: a Secret's type, a CRD's Established status, a namespace's phase."""
+    """What the server adds: a Secret's type, a CRD's Established status, a namespace's phase, a
+    Deployment's defaults (k8s.io/kubernetes pkg/apis/apps/v1 and core/v1 defaults.go)."""
     stored = copy.deepcopy(obj)
+    if kind.kind == "Deployment":
+        add_deployment_defaults(stored)
     if kind.kind == "Secret":
         stored.setdefault("type", "Opaque")
     elif kind.kind == "CustomResourceDefinition":
@@ -831,6 +962,27 @@ def add_server_fields(kind: Kind, obj: dict) -> dict:
         stored.setdefault("spec", {"finalizers": ["kubernetes"]})
         stored["status"] = {"phase": "Active"}
     return stored
+
+
+def add_deployment_defaults(deployment: dict) -> None:
+    spec = deployment.setdefault("spec", {})
+    for key, value in (("replicas", 1), ("revisionHistoryLimit", 10), ("progressDeadlineSeconds", 600)):
+        spec.setdefault(key, value)
+    spec.setdefault("strategy", {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%",
+                                                                             "maxSurge": "25%"}})
+    pod = spec.setdefault("template", {}).setdefault("spec", {})
+    for key, value in (("restartPolicy", "Always"), ("terminationGracePeriodSeconds", 30),
+                       ("dnsPolicy", "ClusterFirst"), ("securityContext", {}), ("schedulerName", "default-scheduler")):
+        pod.setdefault(key, copy.deepcopy(value))
+    for container in [*(pod.get("containers") or []), *(pod.get("initContainers") or [])]:
+        image = str(container.get("image", ""))
+        latest = ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest")
+        container.setdefault("imagePullPolicy", "Always" if latest else "IfNotPresent")
+        container.setdefault("terminationMessagePath", "/dev/termination-log")
+        container.setdefault("terminationMessagePolicy", "File")
+        container.setdefault("resources", {})
+        for port in container.get("ports") or []:
+            port.setdefault("protocol", "TCP")
 
 
 def check_crd(crd: dict) -> None:

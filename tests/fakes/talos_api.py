@@ -127,18 +127,21 @@ def talosconfig_context(parsed: Parsed) -> dict | None:
     return context
 
 
-def dial_error(node: dict | None, address: str) -> str | None:
-    """Why a TCP/TLS connection to `address` fails at transport level, or None."""
-    if node is None or node.get("unreachable") or node.get("powered_off"):
+def dial_error(node: dict | None, address: str, *, from_client: bool = True) -> str | None:
+    """Why a TCP/TLS connection to `address` fails at transport level, or None. `from_client`:
+    this machine dials it (as an endpoint, or in maintenance mode), rather than apid on an endpoint
+    proxying to it over the cluster network, which reaches a `client_unreachable` node."""
+    if node is None or node.get("unreachable") or node.get("powered_off") \
+            or (from_client and node.get("client_unreachable")):
         return UNAVAILABLE.format(address=address, port=API_PORT, reason="no route to host")
     if node["stage"] in ("installing", "rebooting", "resetting", "shutting down", "booting"):
         return UNAVAILABLE.format(address=address, port=API_PORT, reason="connection refused")
     return None
 
 
-def secure_error(node: dict | None, address: str) -> str | None:
+def secure_error(node: dict | None, address: str, *, from_client: bool = True) -> str | None:
     """Why a mutual-TLS call to a node fails, or None (maintenance nodes cannot be verified)."""
-    error = dial_error(node, address)
+    error = dial_error(node, address, from_client=from_client)
     if error:
         return error
     if node["stage"] == "maintenance" or node.get("foreign_ca"):
@@ -218,8 +221,11 @@ class Session:
         return self.nodes[:1] if self.insecure else self.nodes
 
     def node_error(self, state: dict, address: str) -> str | None:
+        """Why the call fails on the target `address`. An authenticated call reaches it through the
+        endpoint `connect` chose (apid proxies over the cluster network), so only a target that is
+        itself the only endpoint must be reachable from this machine: `connect` checked that."""
         node = fakestate.find_node(state, address)
-        return insecure_error(node, address) if self.insecure else secure_error(node, address)
+        return insecure_error(node, address) if self.insecure else secure_error(node, address, from_client=False)
 
 
 def hang_if_asked(addresses: list[str]) -> None:

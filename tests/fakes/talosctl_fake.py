@@ -373,7 +373,7 @@ def health_problems(state: dict, controlplanes: list[str], workers: list[str]) -
     if state["etcd"].get("foreign"):
         return {"etcd members to be consistent across nodes": "etcd member lists differ between control plane nodes"}
     for address, node in zip(members, nodes):
-        if node is None or dial_error(node, address) or node["stage"] != "running":
+        if node is None or dial_error(node, address, from_client=False) or node["stage"] != "running":
             stage = node["stage"] if node else "unknown"
             return {"apid to be ready": multierror([f"{address}: node is not ready: stage {stage}"]).strip()}
         if node.get("health_fail"):
@@ -388,6 +388,10 @@ def health_problems(state: dict, controlplanes: list[str], workers: list[str]) -
         if node.get("cordoned"):
             return {"all k8s nodes to report schedulable": f"some nodes are not schedulable: [{node['hostname']}]"}
     return {}
+
+
+# Seconds between two rounds of checks while `health` waits (talosctl retries every second or so).
+HEALTH_POLL = 0.2
 
 
 def cmd_health(parsed: Parsed) -> int:
@@ -412,10 +416,10 @@ def cmd_health(parsed: Parsed) -> int:
             problems = health_problems(state, controlplanes, workers)
             pending = [n["pending"]["at"] for n in state["nodes"] if n.get("pending")]
         remaining = deadline - time.monotonic()
-        # Wait only while a scheduled transition could still fix things; otherwise the real
-        # command would poll until --wait-timeout, so fail at once instead of burning the time.
-        if problems and pending and min(pending) - fakestate.now() < remaining:
-            time.sleep(max(0.0, min(pending) - fakestate.now()) + 0.01)
+        # As the real command, poll until the checks pass or --wait-timeout is over.
+        if problems and remaining > 0:
+            wake = min(pending) - fakestate.now() + 0.01 if pending else HEALTH_POLL
+            time.sleep(min(max(0.0, wake), HEALTH_POLL, remaining))
             continue
         break
     sys.stderr.write(f"discovered nodes: {go_quoted_list(controlplanes + workers)}\n")
@@ -505,6 +509,9 @@ def tracker_line(nodes: list[str], status: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+WAIT_POLL = 0.2
+
+
 def wait_for_nodes(nodes: list[str], timeout: float, done) -> list[str]:
     """Poll the state until `done(state, node)` holds for every node; returns the nodes that timed out."""
     deadline = time.monotonic() + timeout
@@ -518,7 +525,9 @@ def wait_for_nodes(nodes: list[str], timeout: float, done) -> list[str]:
         left = deadline - time.monotonic()
         if left <= 0 or not pending:
             return waiting
-        time.sleep(max(0.01, min(min(pending) - fakestate.now() + 0.01, left)))
+        # Looks again at least every WAIT_POLL seconds: the real client follows the node's events,
+        # so a transition that comes sooner than scheduled (a test moving it) is seen.
+        time.sleep(max(0.01, min(min(pending) - fakestate.now() + 0.01, left, WAIT_POLL)))
     return []
 
 

@@ -116,6 +116,49 @@ def require_initialized(directory: Path) -> None:
             "current configuration.")
 
 
+def declared_variables(directory: Path) -> dict[str, bool]:
+    """The root module's input variables: name -> whether it is declared `ephemeral = true`."""
+    declared: dict[str, bool] = {}
+    for path in tf_files(directory):
+        text = path.read_text()
+        for match in re.finditer(r'^variable\s+"([A-Za-z0-9_-]+)"\s*\{', text, re.MULTILINE):
+            depth, index = 1, match.end()
+            while depth and index < len(text):
+                depth += {"{": 1, "}": -1}.get(text[index], 0)
+                index += 1
+            body = text[match.end():index]
+            declared[match.group(1)] = bool(re.search(r"^\s*ephemeral\s*=\s*true\s*$", body, re.MULTILINE))
+    return declared
+
+
+def set_variables(directory: Path, flags: dict) -> dict[str, str]:
+    """Values given to declared variables on this run: TF_VAR_<name>, then -var name=value."""
+    declared = declared_variables(directory)
+    values = {name: os.environ[f"TF_VAR_{name}"] for name in declared if f"TF_VAR_{name}" in os.environ}
+    for assignment in flags.get("var") or []:
+        name, _, value = assignment.partition("=")
+        if name in declared:
+            values[name] = value
+    return values
+
+
+def plan_variables(directory: Path, flags: dict) -> dict:
+    """What a plan file records of the variables: as OpenTofu's planfile, the value of every variable
+    set (sensitive ones too, in the clear), except ephemeral ones, which only leave their names so
+    that applying the plan can demand them again."""
+    declared = declared_variables(directory)
+    values = set_variables(directory, flags)
+    return {"variables": {name: value for name, value in values.items() if not declared[name]},
+            "ephemeral_variables": sorted(name for name in values if declared[name])}
+
+
+def require_ephemeral_variables(directory: Path, flags: dict, saved: dict) -> None:
+    missing = [name for name in saved.get("ephemeral_variables", []) if name not in set_variables(directory, flags)]
+    if missing:
+        raise Diagnostic("No value for required variable", f'The ephemeral input variable "{missing[0]}" was set '
+                         "during the plan phase, and so\nmust also be set during the apply phase.")
+
+
 def backend_auth_error(directory: Path) -> str | None:
     """The http backend answers 401 without Basic-auth credentials."""
     if backend_type(directory) == "http" and not os.environ.get("TF_HTTP_PASSWORD"):
@@ -412,8 +455,8 @@ def cmd_plan(directory: Path, argv: list[str]) -> int:
     changed = any(plan.values())
     if flags["out"]:
         out = Path(flags["out"]) if Path(flags["out"]).is_absolute() else directory / flags["out"]
-        out.write_text(json.dumps({PLAN_MARKER: 1, "serial": serial, "destroy": flags["destroy"], **plan},
-                                  indent=2) + "\n")
+        out.write_text(json.dumps({PLAN_MARKER: 1, "serial": serial, "destroy": flags["destroy"], **plan,
+                                   **plan_variables(directory, flags)}, indent=2) + "\n")
         sys.stdout.write("\n" + "─" * 77 + "\n\nSaved the plan to: " + flags["out"] + "\n\nTo perform exactly "
                          "these actions, run the following command to apply:\n    tofu apply "
                          + json.dumps(flags["out"]) + "\n")
@@ -446,6 +489,8 @@ def cmd_apply(directory: Path, argv: list[str], *, destroy: bool = False) -> int
             raise Diagnostic(f'Failed to load "{plan_path}" as a plan file',
                              "Error: zip: not a valid zip file") from None
     require_initialized(directory)
+    if saved is not None:
+        require_ephemeral_variables(directory, flags, saved)
     interrupts = Interrupts()
     with fakestate.locked_state() as state:
         acquire_lock(directory, state, flags, "apply")

@@ -25,6 +25,11 @@ def generated(project: Project) -> dict[str, bytes]:
             if k.startswith(("kubernetes/", "talos/", ".sops.yaml", outputs.MANIFEST_FILE))}
 
 
+def without_caches(files: dict[str, bytes]) -> dict[str, bytes]:
+    """Everything but `.inv/cache/` (compiled templates, builds and schema verdicts are not outputs)."""
+    return {path: content for path, content in files.items() if not path.startswith(".inv/cache/")}
+
+
 @pytest.mark.slow
 def test_up_to_date_check_notices_every_kind_of_change(small):
     assert small.inv("configure", "--yes").returncode == 0
@@ -137,10 +142,10 @@ def test_overwriting_needs_confirmation_without_a_terminal(small):
     assert small.inv("configure", "--yes").returncode == 0
     cluster = small.root / "cluster.yaml"
     cluster.write_text(cluster.read_text() + 'cluster_svc_cidr: "10.96.0.0/16"\n')
-    before = small.snapshot()
+    before = without_caches(small.snapshot())
     result = small.inv("configure")
     assert result.returncode == 3 and "--yes" in result.stderr
-    assert small.snapshot() == before and not (small.root / outputs.STAGING_DIR).exists()
+    assert without_caches(small.snapshot()) == before and not (small.root / outputs.STAGING_DIR).exists()
 
 
 def test_interrupted_swap_is_completed_by_the_next_run(small):
@@ -202,3 +207,18 @@ def test_any_mutating_task_settles_an_interrupted_swap_first(small):
     assert "completed an interrupted `configure` swap" in result.stderr
     assert (root / "kubernetes/apps/default/settings.yaml").read_bytes() == b"x: 2\n"
     assert not (root / outputs.STAGING_DIR).exists()
+
+
+def test_compiled_templates_are_kept_and_an_edited_macro_file_reaches_the_output(small):
+    small.write("templates/config/_macros/label.j2", "#% macro label(name) %#old-#{ name }##% endmacro %#\n")
+    small.write("templates/config/kubernetes/apps/default/labelled.yaml.j2",
+                '#% import "_macros/label.j2" as m %#\n'
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: labelled\ndata:\n  label: #{ m.label('x') }#\n")
+    assert small.inv("configure", "--yes").returncode == 0
+    assert b"label: old-x" in (small.root / "kubernetes/apps/default/labelled.yaml").read_bytes()
+    compiled = sorted((small.root / ".inv/cache/jinja").glob("*.jinja"))
+    assert len(compiled) == len(list((small.root / "templates/config").rglob("*.j2")))  # the macro file too
+    small.write("templates/config/_macros/label.j2", "#% macro label(name) %#new-#{ name }##% endmacro %#\n")
+    result = small.inv("configure", "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert b"label: new-x" in (small.root / "kubernetes/apps/default/labelled.yaml").read_bytes()

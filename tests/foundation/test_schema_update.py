@@ -86,7 +86,9 @@ def test_every_pin_of_the_real_sources_resolves_offline():
     versions = {planned.source.name: planned.version for planned in plan.sources}
     assert set(versions) == {source.name for source in update.SOURCES}
     assert all(version[0].isdigit() or version.startswith("v") for version in versions.values()), versions
-    assert "k8s.keycloak.org" in plan.kept_groups and "cert-manager.io" not in plan.kept_groups
+    assert "dragonflydb.io" in plan.kept_groups and "cert-manager.io" not in plan.kept_groups
+    assert "k8s.keycloak.org" not in plan.kept_groups
+    assert versions["keycloak"] == "26.5.0"
 
 
 # -- the pipeline on a tiny project ----------------------------------------------------------------

@@ -99,13 +99,19 @@ def parsed_outputs(settings: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+# A name that is a digest of rendered content (the Keycloak realm Job) changes with any value.
+DIGEST_NAMES = re.compile(r"\bkeycloak-realm-[0-9a-f]{10}\b")
+
+
 def _nested(node: Any) -> Any:
-    """Documents embedded as strings (talconfig's inline patches, JSON request bodies) parsed too."""
+    """Documents embedded as strings (talconfig's inline patches, JSON files in ConfigMaps) parsed too."""
     if isinstance(node, dict):
         return {key: _nested(value) for key, value in node.items()}
     if isinstance(node, list):
         return [_nested(item) for item in node]
-    if isinstance(node, str) and node.startswith("{") and node.endswith("}"):
+    if isinstance(node, str) and DIGEST_NAMES.search(node):
+        return DIGEST_NAMES.sub("keycloak-realm-<digest>", node)
+    if isinstance(node, str) and node.strip().startswith("{") and node.strip().endswith("}"):
         try:
             return {"<json>": _nested(json.loads(node))}
         except ValueError:

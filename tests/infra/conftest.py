@@ -13,7 +13,6 @@ from tests.conftest import Project, copy_project
 
 SAMPLES = Path(__file__).resolve().parents[2] / "templates" / "samples"
 SCHEMATIC = "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba"
-WIRING = "ns.add_collection(Collection.from_module(infra))"
 
 
 @dataclass(frozen=True)
@@ -68,18 +67,9 @@ TWO_NODES = "nodes:\n" + node_entry("k8s-0", "192.168.1.10", controller=True, ma
     + node_entry("k8s-1", "192.168.1.11", controller=False, mac="bc:24:11:00:00:11")
 
 
-def wire_infra(project: Project) -> None:
-    """Register the infra namespace in the copy's tasks.py unless the lead already did."""
-    tasks_py = project.root / "tasks.py"
-    text = tasks_py.read_text()
-    if WIRING not in text:
-        tasks_py.write_text(text + f"\nfrom tasks import infra  # noqa: E402\n{WIRING}\n")
-
-
 def prepared_project(target: Path, cluster: str, nodes: str) -> Project:
     """A project copy after `inv init`, with the given cluster.yaml and nodes.yaml (not configured)."""
     project = copy_project(target)
-    wire_infra(project)
     result = project.inv("init")
     assert result.returncode == 0, result.stderr
     shutil.copy(SAMPLES / "cloudflare-tunnel.sample.json", project.root / "cloudflare-tunnel.json")

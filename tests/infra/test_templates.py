@@ -54,8 +54,12 @@ def tfvars_nodes(files: dict[str, str]) -> dict[str, dict]:
     return {unquote(name): {key: unquote(value) for key, value in node.items()} for name, node in nodes.items()}
 
 
+NO_FORMATTER = "neither tofu nor terraform is on PATH (the fake tofu of tests/fakes does not parse HCL)"
+
+
 def formatter() -> str | None:
-    for candidate in ("tofu", "terraform", "/usr/local/bin/terraform"):
+    """A real tofu or terraform on PATH, never the fake one the tool tests put first."""
+    for candidate in ("tofu", "terraform"):
         found = shutil.which(candidate)
         if found and "tests/fakes" not in found:
             return found
@@ -222,7 +226,7 @@ FMT_CASES = {
 def test_rendered_files_are_fmt_clean(tmp_path, case):
     binary = formatter()
     if binary is None:
-        pytest.skip("neither tofu nor terraform is installed, so `fmt -check` cannot run")
+        pytest.skip(f"{NO_FORMATTER}, so `fmt -check` cannot run")
     extra, nodes = FMT_CASES[case]
     files = render_infra(tmp_path / "config", cluster_yaml(new_credentials(), extra=extra), nodes)
     out = tmp_path / "tofu"
@@ -246,7 +250,7 @@ def test_variables_accept_the_tfvars_and_locals_pick_the_isos(tmp_path):
     evaluates the locals that choose each node's Talos ISO."""
     binary = formatter()
     if binary is None:
-        pytest.skip("neither tofu nor terraform is installed")
+        pytest.skip(f"{NO_FORMATTER}, so the tfvars cannot be type-checked")
     nodes = ("nodes:\n"
              + node_entry("k8s-0", "192.168.1.10", controller=True, mac="bc:24:11:00:00:10",
                           extra="    secureboot: true\n")
@@ -291,3 +295,36 @@ output "machine" {
     assert outputs["node_isos"]["k8s-1"]["key"] == outputs["node_isos"]["k8s-2"]["key"]
     assert len(outputs["isos"]) == 2  # two nodes share the plain ISO: one download
     assert outputs["machine"] == "pc"
+
+
+def test_a_saved_plan_holds_no_proxmox_token(tmp_path):
+    """With the real binary: a planfile stores every variable's value, sensitive ones in the clear,
+    so the token variables are ephemeral: absent from `tfplan`, and demanded again by apply."""
+    import uuid
+    import zipfile
+
+    binary = formatter()
+    if binary is None:
+        pytest.skip("neither tofu nor terraform is installed")
+    files = render_infra(tmp_path / "config", cluster_yaml(new_credentials()), TWO_NODES)
+    work = tmp_path / "check"
+    work.mkdir()
+    for name in ("variables.tf", "terraform.tfvars"):
+        (work / name).write_text(files[f"infrastructure/tofu/{name}"])
+    token_id, token_secret = f"tofu@pve!{uuid.uuid4().hex}", uuid.uuid4().hex
+    env = tf_env(tmp_path)
+    tokens = {"TF_VAR_proxmox_api_token_id": token_id, "TF_VAR_proxmox_api_token_secret": token_secret}
+
+    def run(*argv: str, with_tokens: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run([binary, *argv], cwd=work, capture_output=True, text=True, timeout=120, check=False,
+                              env={**env, **(tokens if with_tokens else {})})
+
+    assert run("init", "-backend=false", "-input=false").returncode == 0
+    planned = run("plan", "-input=false", "-out=tfplan")
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    with zipfile.ZipFile(work / "tfplan") as plan:
+        stored = b"".join(plan.read(name) for name in plan.namelist())
+    assert token_id.encode() not in stored and token_secret.encode() not in stored
+    assert b"proxmox_node" in stored or b"pve" in stored  # the other variables are in there
+    refused = run("apply", "-input=false", "-no-color", "tfplan", with_tokens=False)
+    assert refused.returncode == 1 and "must also be set during the apply phase" in refused.stderr

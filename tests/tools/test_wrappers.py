@@ -1,13 +1,8 @@
-"""The CLI wrappers against the fake talosctl/flux/helmfile (same argv and output formats as the real tools)."""
+"""The CLI wrappers against the fake talosctl (same argv and output formats as the real tool)."""
 
 from __future__ import annotations
 
-import pytest
-
-from cluster_template.errors import CommandError
 from cluster_template.run import Executor
-from cluster_template.tools.flux import Flux
-from cluster_template.tools.helmfile import Helmfile
 from cluster_template.tools.output import json_stream, table
 from cluster_template.tools.talosctl import Talosctl
 
@@ -56,23 +51,3 @@ def test_dry_run_reports_changes_and_runs_reads(tmp_path):
     assert tools.cluster.node("10.0.0.11")["stage"] == "maintenance"
     assert events[0].describe().startswith("would run: talosctl apply-config --file")
     assert not tools.calls("talosctl", "apply-config")
-
-
-def test_flux_tables_and_missing_objects(tmp_path):
-    tools = fake_tools(tmp_path, controllers=1, workers=0, stage="running")
-    kubeconfig = tools.use_kubeconfig()
-    tools.cluster.set_kustomization("cluster-apps", "flux-system", ready=False, message="dependency 'x' is not ready")
-    flux = Flux(Executor(env=tools.env), kubeconfig)
-    by_name = {item.name: item for item in flux.get("kustomizations")}
-    assert not by_name["cluster-apps"].is_ready and by_name["cluster-apps"].message == "dependency 'x' is not ready"
-    assert by_name["flux-system"].is_ready
-    assert flux.get("helmreleases") == []
-
-
-def test_helmfile_sync_order_is_enforced(tmp_path):
-    tools = fake_tools(tmp_path, controllers=1, workers=0, stage="running")
-    kubeconfig = tools.use_kubeconfig()
-    helmfile = tmp_path / "apps.yaml"
-    helmfile.write_text("releases:\n  - name: b\n    namespace: x\n    chart: c\n    needs: [x/a]\n")
-    with pytest.raises(CommandError):
-        Helmfile(Executor(env=tools.env), kubeconfig).sync(helmfile)

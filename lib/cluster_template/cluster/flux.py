@@ -45,3 +45,12 @@ def readiness(obj: dict) -> tuple[bool, str]:
         return False, prefix + f"reconciliation of generation {generation} in progress"
     message = str(condition.get("message") or condition.get("reason") or "")
     return condition.get("status") == "True", prefix + message
+
+
+def flux_revision(obj: dict) -> str:
+    """The revision `flux get` shows: a source's artifact, what a Kustomization last applied, the
+    chart version a HelmRelease last attempted."""
+    status = obj.get("status") or {}
+    artifact = status.get("artifact") or {}
+    return str(artifact.get("revision") or status.get("lastAppliedRevision") or status.get("lastAttemptedRevision")
+               or "")

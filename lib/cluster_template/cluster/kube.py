@@ -27,12 +27,11 @@ from .flux import flux_kind, readiness
 from .manifests import APPLY_PRIORITY, DEFAULT_NAMESPACE, Manifest, manifest, needs_apply, secret_values
 from .nodes import NodeInfo
 from .pods import kept_on_drain, pod_ref
-from .resources import CRD_KIND, Discovery, ResourceType, types_defined_by
+from .resources import Discovery, ResourceType, types_defined_by
 from .transport import KubeTransport
 from .waiting import Check, Progress, poll_until
 
 DEFAULT_FIELD_MANAGER = "cluster-template"
-APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/strategic-merge-patch+json"
 # How often apply looks again for a kind whose CRD it has just created (the API serves it once the
 # CRD is Established, usually within a second).
@@ -106,11 +105,6 @@ class Kube:
         nodes = [NodeInfo.from_api(item) for item in (listing or {}).get("items") or []]
         return sorted(nodes, key=lambda node: node.name)
 
-    def node_ready(self, name: str) -> bool:
-        """Whether the node is registered and its Ready condition is True."""
-        node = self._get_or_none(_node_path(name), f"read node {name}")
-        return node is not None and NodeInfo.from_api(node).ready
-
     def wait_for_nodes(self, expected: int | Collection[str], *, registered_only: bool = False,
                        timeout: float = 600.0, poll: float = 5.0,
                        progress: Progress | None = None) -> list[NodeInfo]:
@@ -150,7 +144,8 @@ class Kube:
 
         what = f"{total} node{'s' if total != 1 else ''} to be {state}" if names is None else \
             f"nodes {', '.join(sorted(names))} to be {state}"
-        return poll_until(check, what=what, timeout=timeout, poll=poll, progress=progress).value or []
+        return poll_until(check, what=what, timeout=timeout, poll=poll, progress=progress,
+                          heartbeat=self.ex.heartbeat).value or []
 
     # -- namespaces ----------------------------------------------------------------------------
 
@@ -221,14 +216,21 @@ class Kube:
         else:
             return subject, "unchanged"
         if self._announce("create" if action == "created" else "configure", subject):
-            query: dict[str, str | bool] = {"fieldManager": field_manager}
-            if force_conflicts:
-                query["force"] = True
-            self._api.request("PATCH", path, query=query, body=body, content_type=APPLY_PATCH,
-                              action=f"apply {subject}")
-            if item.kind == CRD_KIND:
-                self._discovery.forget()
+            self._server_side_apply(item, body, field_manager, force_conflicts, f"apply {subject}")
         return subject, action
+
+    def _server_side_apply(self, item: Manifest, body: dict, field_manager: str, force: bool, action: str) -> None:
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+        dynamic = self._api.dynamic(action)
+        with self._api.answered(action):
+            try:
+                resource = dynamic.resources.get(api_version=item.api_version, kind=item.kind)
+            except ResourceNotFoundError:  # its CRD was deleted since discovery found it
+                raise KubeManifestError(f"{item.kind}/{item.name}: the cluster no longer serves kind {item.kind} "
+                                        f"in {item.api_version}") from None
+            dynamic.server_side_apply(resource, body=body, field_manager=field_manager,
+                                      force_conflicts=True if force else None, _request_timeout=self.timeout)
 
     def _resource_type(self, item: Manifest,
                        planned_types: dict[tuple[str, str], ResourceType]) -> tuple[ResourceType, bool]:
@@ -263,6 +265,14 @@ class Kube:
         where = f"{namespace}/{name}" if namespace else name
         return self._get_or_none(resource.object_path(name, namespace), f"read {plural}.{group} {where}")
 
+    def list_all(self, group: str, version: str, plural: str) -> list[dict] | None:
+        """Every object of a kind in every namespace (`group` "" for the core API), or None when
+        the API does not serve the kind (its CRD is not installed: a 404, not an error)."""
+        resource = ResourceType(f"{group}/{version}" if group else version, "", plural, False)
+        label = f"{plural}.{group}" if group else plural
+        answer = self._get_or_none(resource.collection_path(), f"list {label}")
+        return None if answer is None else list(answer.get("items") or [])
+
     def flux_ready(self, kind: str, namespace: str, name: str) -> tuple[bool | None, str]:
         """(ready, message) of a GitRepository, OCIRepository, Kustomization or HelmRelease from
         its Ready condition; ready is None when the object does not exist (yet)."""
@@ -294,7 +304,8 @@ class Kube:
             return Check(not waiting, status, waiting, results)
 
         what = f"{len(targets)} Flux object{'s' if len(targets) != 1 else ''} to be Ready"
-        return poll_until(check, what=what, timeout=timeout, poll=poll, progress=progress).value or []
+        return poll_until(check, what=what, timeout=timeout, poll=poll, progress=progress,
+                          heartbeat=self.ex.heartbeat).value or []
 
     # -- cordon and drain ----------------------------------------------------------------------
 

@@ -2,12 +2,14 @@
 
 "Unchanged" means: every field the document sets has that value in the live object (fields the
 server added, such as defaults and status, do not matter), and no field this field manager applied
-before has disappeared from the document (server-side apply would remove it)."""
+before has disappeared from the document (server-side apply would remove it), down to the fields
+of one item of an associative list (one container's env, say), as managedFields records them."""
 
 from __future__ import annotations
 
 import base64
 import copy
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,10 @@ from .errors import KubeManifestError
 DEFAULT_NAMESPACE = "default"
 # Applied first, so that what later documents need already exists.
 APPLY_PRIORITY = {"Namespace": 0, "CustomResourceDefinition": 1}
+
+# A key field an item leaves out is matched with the value the server defaults it to: container
+# ports are keyed by containerPort and protocol, and the server writes `"protocol":"TCP"` into the key.
+_KEY_DEFAULTS = {"protocol": "TCP"}
 
 
 @dataclass(frozen=True)
@@ -83,20 +89,58 @@ def comparable(document: dict) -> dict:
     return desired
 
 
-def holds(desired: Any, live: Any) -> bool:
-    """True when `live` has every field `desired` sets, with the same value (lists element-wise).
-    A null in the document sets nothing (server-side apply ignores it)."""
+def holds(desired: Any, live: Any, keyed: dict[tuple[str, ...], tuple[str, ...]] | None = None,
+          path: tuple[str, ...] = ()) -> bool:
+    """True when `live` has every field `desired` sets, with the same value. A null in the document
+    sets nothing (server-side apply ignores it). Lists compare element-wise, except the associative
+    lists in `keyed` (field path, `*` for any list item -> key fields): there each desired item must
+    be held by the live item with its key, and the live list may hold more (other managers' items)."""
+    keyed = keyed or {}
     if desired is None or (_empty(desired) and _empty(live)):
         return True
     if isinstance(desired, dict):
         if not isinstance(live, dict):
             return False
-        return all(holds(value, live.get(key)) if key in live else _empty(value) for key, value in desired.items())
+        return all(holds(value, live.get(key), keyed, path + (key,)) if key in live else _empty(value)
+                   for key, value in desired.items())
     if isinstance(desired, list):
-        return isinstance(live, list) and len(desired) == len(live) and all(map(holds, desired, live))
+        if not isinstance(live, list):
+            return False
+        item_path = path + ("*",)
+        if path in keyed:
+            return all(_held_by_key(item, live, keyed, item_path, keyed[path]) for item in desired)
+        return len(desired) == len(live) and all(holds(d, v, keyed, item_path) for d, v in zip(desired, live))
     if isinstance(desired, bool) or isinstance(live, bool):
         return isinstance(desired, bool) and isinstance(live, bool) and desired == live
     return desired == live
+
+
+def _held_by_key(item: Any, live: list, keyed: dict[tuple[str, ...], tuple[str, ...]], path: tuple[str, ...],
+                 fields: tuple[str, ...]) -> bool:
+    if not isinstance(item, dict):
+        return False
+    key = {field: item.get(field, _KEY_DEFAULTS.get(field)) for field in fields}
+    return any(_keyed(candidate, key) and holds(item, candidate, keyed, path) for candidate in live)
+
+
+def associative_lists(live: dict) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """The lists of `live` that managedFields (any manager's) address by key: field path (`*` for
+    any list item) -> the key fields. The server knows each kind's schema; its managedFields are
+    where the client can read it."""
+    found: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def walk(fields: dict, path: tuple[str, ...]) -> None:
+        for key, child in fields.items():
+            kind, _, text = key.partition(":")
+            if kind == "f" and isinstance(child, dict):
+                walk(child, path + (text,))
+            elif kind == "k" and isinstance(child, dict):
+                found[path] = tuple(sorted(json.loads(text)))
+                walk(child, path + ("*",))
+
+    for entry in (live.get("metadata") or {}).get("managedFields") or []:
+        walk(entry.get("fieldsV1") or {}, ())
+    return found
 
 
 def _empty(value: Any) -> bool:
@@ -106,7 +150,9 @@ def _empty(value: Any) -> bool:
 
 
 def owned_paths(live: dict, field_manager: str) -> set[tuple[str, ...]]:
-    """Field paths (dict keys) that `field_manager` set by server-side apply, from managedFields."""
+    """The FieldsV1 paths `field_manager` set by server-side apply, from managedFields: tuples of
+    `f:<field>`, `k:{<key fields>}` (an item of an associative list) and `v:<value>` (an item of a
+    set) elements, each ending where that manager's ownership ends."""
     paths: set[tuple[str, ...]] = set()
     for entry in (live.get("metadata") or {}).get("managedFields") or []:
         if entry.get("manager") == field_manager and entry.get("operation") == "Apply":
@@ -116,33 +162,45 @@ def owned_paths(live: dict, field_manager: str) -> set[tuple[str, ...]]:
 
 def _field_paths(fields: dict, prefix: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
     for key, child in fields.items():
-        if key == ".":
-            continue
-        if not key.startswith("f:"):
-            # k:{...}, v:..., i:N address list items: the list itself is what the document sets.
+        if key == ".":  # the list item (or map) itself is owned
             if prefix:
                 yield prefix
             continue
-        path = prefix + (key[2:],)
-        if isinstance(child, dict) and any(k != "." for k in child):
+        path = prefix + (key,)
+        if isinstance(child, dict) and child:
             yield from _field_paths(child, path)
         else:
             yield path
 
 
 def has_path(document: Any, path: tuple[str, ...]) -> bool:
+    """Whether `document` sets the FieldsV1 `path`; a list item is found by its key fields (`k:`)
+    or its value (`v:`). An element of another kind (`i:`, never written by apply) is not found."""
     node = document
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return False
-        node = node[key]
+    for element in path:
+        kind, _, text = element.partition(":")
+        if kind == "f" and isinstance(node, dict) and text in node:
+            node = node[text]
+            continue
+        if kind in ("k", "v") and isinstance(node, list):
+            wanted = json.loads(text)
+            found = [item for item in node if (item == wanted if kind == "v" else _keyed(item, wanted))]
+            if found:
+                node = found[0]
+                continue
+        return False
     return True
+
+
+def _keyed(item: Any, key: dict) -> bool:
+    return isinstance(item, dict) and all(item.get(field, _KEY_DEFAULTS.get(field)) == value
+                                          for field, value in key.items())
 
 
 def needs_apply(document: dict, live: dict, field_manager: str) -> bool:
     """Whether applying `document` over `live` would change anything."""
     desired = comparable(document)
-    if not holds(desired, live):
+    if not holds(desired, live, associative_lists(live)):
         return True
     return any(not has_path(document, path) and not has_path(desired, path)
                for path in owned_paths(live, field_manager))

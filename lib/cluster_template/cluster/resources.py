@@ -1,5 +1,5 @@
-"""Which URL serves a kind: API discovery (`/api/v1`, `/apis/<group>/<version>`) with a cache, plus the
-kinds that CustomResourceDefinitions in the same batch are about to add."""
+"""Which URL serves a kind: API discovery (the DynamicClient's, with its cache), plus the kinds that
+CustomResourceDefinitions in the same batch are about to add, which no discovery can know yet."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from .errors import KubeError
 from .transport import KubeTransport
 
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
@@ -41,43 +40,24 @@ class ResourceType:
         return f"{self.collection_path(namespace)}/{quote(name, safe='')}"
 
 
-def api_path(api_version: str) -> str:
-    return "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-
-
 class Discovery:
-    """Kinds served per group/version, fetched once and fetched again when a kind is missing (a
-    CRD may have been installed since)."""
+    """Which kinds the API serves, through the DynamicClient's discovery: it caches what it found
+    and discovers again whenever a kind is missing (a CRD may have been installed since)."""
 
     def __init__(self, transport: KubeTransport):
         self._transport = transport
-        self._served: dict[str, dict[str, ResourceType]] = {}
 
     def resource(self, api_version: str, kind: str) -> ResourceType | None:
-        cached = self._served.get(api_version)
-        if cached is not None and kind in cached:
-            return cached[kind]
-        return self._fetch(api_version).get(kind)
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
 
-    def forget(self) -> None:
-        self._served.clear()
-
-    def _fetch(self, api_version: str) -> dict[str, ResourceType]:
-        try:
-            listing = self._transport.request("GET", api_path(api_version),
-                                              action=f"discover the kinds of {api_version}")
-        except KubeError as error:
-            if error.status != 404:
-                raise
-            listing = None
-        served: dict[str, ResourceType] = {}
-        for entry in (listing or {}).get("resources", []) if isinstance(listing, dict) else []:
-            name = entry.get("name", "")
-            if "/" in name or not entry.get("kind"):
-                continue  # subresources (pods/eviction, */status) are not kinds one applies
-            served[entry["kind"]] = ResourceType(api_version, entry["kind"], name, bool(entry.get("namespaced")))
-        self._served[api_version] = served
-        return served
+        action = f"discover the kinds of {api_version}"
+        dynamic = self._transport.dynamic(action)
+        with self._transport.answered(action):
+            try:
+                found = dynamic.resources.get(api_version=api_version, kind=kind)
+            except (ResourceNotFoundError, ResourceNotUniqueError):
+                return None
+        return ResourceType(api_version, kind, found.name, bool(found.namespaced))
 
 
 def types_defined_by(documents: Iterable[dict]) -> dict[tuple[str, str], ResourceType]:

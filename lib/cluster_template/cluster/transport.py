@@ -2,17 +2,26 @@
 
 The kubeconfig is loaded with `kubernetes.config` (contexts, certificates, tokens, exec plugins,
 TLS settings), and requests go through the client's REST layer, so TLS, proxies and credentials
-behave exactly as in the official client. Bodies and answers stay plain JSON dicts: server-side
-apply, discovery and custom resources need no generated model classes.
+behave exactly as in the official client. Bodies and answers stay plain JSON dicts.
+
+Discovery and server-side apply go through the client's `kubernetes.dynamic.DynamicClient`
+(`dynamic`), on the same connection pool. Two things are added to it: every request it makes gets
+this transport's timeout (its discovery requests set none, and an absent API server would hang
+them), and its discovery stays in memory (by default it writes a cache file into the temp folder,
+shared by every process that reaches the same URL, which would outlive a CRD installed or removed
+since). Reads of single objects and lists stay on `request`: they need no discovery.
 
 Every failure becomes a `KubeAccessError`: no client exception or traceback reaches a user.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -38,6 +47,7 @@ class KubeTransport:
         self._redact = redact
         self._client = self._load(context)
         self.server: str = self._client.configuration.host
+        self._dynamic: Any = None
 
     def _load(self, context: str | None) -> Any:
         if not self.kubeconfig.is_file():
@@ -62,6 +72,34 @@ class KubeTransport:
     def close(self) -> None:
         self._client.close()
 
+    def dynamic(self, action: str) -> Any:
+        """The DynamicClient on this connection (created on first use: it discovers the API groups
+        at once, which needs a reachable server)."""
+        if self._dynamic is None:
+            from kubernetes.dynamic import DynamicClient
+
+            with self.answered(action):
+                self._dynamic = DynamicClient(_Timed(self._client, self.timeout), discoverer=_in_memory_discoverer(),
+                                              cache_file=str(Path(tempfile.gettempdir()) / f"unused-{uuid.uuid4()}"))
+        return self._dynamic
+
+    @contextlib.contextmanager
+    def answered(self, action: str) -> Iterator[None]:
+        """Turn the client's exceptions inside the block into KubeUnreachable (no HTTP answer) or
+        KubeError (an error status), with redacted messages."""
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            yield
+        except ApiException as error:
+            # Older clients raise for every error status; all of them raise status 0 for TLS errors.
+            if not error.status:
+                raise KubeUnreachable(self.server, _describe_api_exception(error)) from None
+            raise self._status_error(action, error.status, error.body) from None
+        except urllib3.exceptions.HTTPError as error:
+            raise KubeUnreachable(self.server, describe_transport_error(error, self.timeout)) from None
+
     # -- requests ----------------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, action: str,
@@ -72,9 +110,6 @@ class KubeTransport:
         Raises KubeUnreachable when no HTTP answer came back and KubeError for an error status.
         `action` says what was being done ("get node k8s-0"), for the error message. `body` is a
         dict, sent as JSON (also for `application/apply-patch+yaml`: JSON is valid YAML)."""
-        import urllib3
-        from kubernetes.client.exceptions import ApiException
-
         url = self.server.rstrip("/") + path
         if query:
             items = query.items() if isinstance(query, Mapping) else query
@@ -84,17 +119,10 @@ class KubeTransport:
             # The REST layer serialises a dict body as JSON for JSON content types and for
             # application/apply-patch+yaml alike (JSON is valid YAML), in old and new clients.
             headers["Content-Type"] = content_type or "application/json"
-        try:
+        with self.answered(action):
             response = self._client.rest_client.request(method, url, headers=headers, body=body,
                                                         _request_timeout=self.timeout)
             status, data = _read(response)
-        except ApiException as error:
-            # Older clients raise for every error status; all of them raise status 0 for TLS errors.
-            if not error.status:
-                raise KubeUnreachable(self.server, _describe_api_exception(error)) from None
-            status, data = error.status, error.body
-        except urllib3.exceptions.HTTPError as error:
-            raise KubeUnreachable(self.server, describe_transport_error(error, self.timeout)) from None
         if not 200 <= status <= 299:
             raise self._status_error(action, status, data)
         return _decode(data)
@@ -121,6 +149,33 @@ class KubeTransport:
         if len(message) > MAX_MESSAGE_LENGTH:
             message = message[:MAX_MESSAGE_LENGTH] + "..."
         return KubeError(self._redact(action), status, reason, message)
+
+
+class _Timed:
+    """The ApiClient as DynamicClient calls it, with a timeout on every request that sets none."""
+
+    def __init__(self, client: Any, timeout: float):
+        self._client = client
+        self._timeout = timeout
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def call_api(self, *args: Any, _request_timeout: Any = None, **kwargs: Any) -> Any:
+        return self._client.call_api(*args, _request_timeout=_request_timeout or self._timeout, **kwargs)
+
+
+def _in_memory_discoverer() -> Any:
+    from kubernetes.dynamic.discovery import LazyDiscoverer
+
+    class InMemoryDiscoverer(LazyDiscoverer):
+        """Discovery that never writes its cache file (given a path that does not exist, it never
+        reads one either)."""
+
+        def _write_cache(self) -> None:
+            return None
+
+    return InMemoryDiscoverer
 
 
 _HTTP_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from .. import heartbeat as heartbeat_module
 from .errors import KubeAccessError, KubeError, KubeTimeout, KubeUnreachable
 
 T = TypeVar("T")
@@ -33,10 +34,12 @@ def transient(error: KubeAccessError) -> bool:
 
 
 def poll_until(check: Callable[[], Check[T]], *, what: str, timeout: float, poll: float,
-               progress: Progress | None = None) -> Check[T]:
+               progress: Progress | None = None, heartbeat: float = heartbeat_module.DEFAULT_SECONDS) -> Check[T]:
     """Call `check` until it reports done; KubeTimeout after `timeout` seconds naming what was
-    still awaited (and the last API error, when the server stopped answering)."""
+    still awaited (and the last API error, when the server stopped answering). `progress` hears
+    each new status, and every `heartbeat` seconds how long the wait has lasted."""
     report = progress or (lambda _message: None)
+    pulse = heartbeat_module.Heartbeat(what, report, heartbeat)
     deadline = time.monotonic() + timeout
     last_status: str | None = None
     waiting_for: list[str] = []
@@ -59,6 +62,8 @@ def poll_until(check: Callable[[], Check[T]], *, what: str, timeout: float, poll
         if status != last_status:
             report(status)
             last_status = status
+        else:
+            pulse.beat(status)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise KubeTimeout(what, timeout, [*waiting_for, *([api_problem] if api_problem else [])])

@@ -18,8 +18,6 @@ _PREFIXES: dict[str, str] = {
     "headlamp_": _NOT_RENDERED.format(what="Headlamp") + " (remove its keys)",
     "volsync_": _NOT_RENDERED.format(what="VolSync PVC backups") + " (remove its keys)",
     "kubernetes_oidc_": "Kubernetes API server OIDC sign-in is not rendered yet (remove its keys)",
-    "keycloak_smtp_": "Keycloak e-mail (SMTP: password reset, verification) is not rendered yet; "
-                      "configure SMTP in the Keycloak admin console meanwhile",
     "proxmox_csi_": "the Proxmox CSI driver is not part of this template; use a storage class you install",
     "proxmox_ccm_": "the Proxmox cloud controller manager is not part of this template",
     "langfuse_scim_": _SCIM,
@@ -43,15 +41,16 @@ _KEYS: dict[str, str] = {
     "external_secrets_enabled": "secrets are sops-encrypted in git; External Secrets is not supported",
     "external_secrets_provider": "secrets are sops-encrypted in git; External Secrets is not supported",
     "onepassword_connect_host": "secrets are sops-encrypted in git; External Secrets is not supported",
+    "obot_encryption_provider": "Obot's data is always encrypted with obot_encryption_key (the seed's aws, gcp "
+                                "and azure providers need a KMS key and cloud credentials no key provides); "
+                                "remove the key",
     "rustfs_buffer_profile": "no template of the seed used it either; remove the key",
-    "keycloak_realm_roles": "realm roles as code are not rendered yet; manage roles in the Keycloak admin "
-                            "console meanwhile",
-    "keycloak_realm_groups": "realm groups as code are not rendered yet; manage groups in the Keycloak admin "
-                             "console meanwhile",
-    "keycloak_events_retention_days": "Keycloak event retention is not rendered yet; set it in the realm's "
-                                      "event settings meanwhile",
-    "keycloak_config_version": "realm configuration is not applied by a Job here, so there is nothing to "
-                               "re-run; remove the key",
+    "github_org_role_mapping": "Keycloak's GitHub provider reads the user's profile and e-mail only, never "
+                               "organization membership (the seed's mapper matched organizations_url, which "
+                               "holds the user's login); grant the role with github_default_role or a realm "
+                               "group instead",
+    "dragonfly_keycloak_password": "Keycloak 26 caches in its own Infinispan, not in Redis/Dragonfly, so no "
+                                   "keycloak ACL user is created; remove the key",
     "litellm_backup_enabled": "LiteLLM database backups follow from litellm_s3_access_key/"
                               "litellm_s3_secret_key being set; remove the key",
     "langfuse_role_mapping": _SCIM,

@@ -26,11 +26,14 @@ from ..config.components.obot import AUDIT_S3_KEYS, OBOT_S3_KEYS
 from ..config.components.oidc import oidc_configured
 from ..config.components.proxmox import infrastructure_configured
 from ..config.components.talos_backup import backup_endpoint_internal, talos_backup_configured
+from .keycloak_realm import derive_keycloak_realm
 
 if TYPE_CHECKING:
     from ..config.model import ClusterConfig
 
 KEYCLOAK_INTERNAL_URL = "http://keycloak-service.identity.svc.cluster.local:8080"
+# The embedded database (keycloak_db_mode: embedded) and its pg_dump: a PostgreSQL release Keycloak 26 supports.
+KEYCLOAK_POSTGRES_IMAGE = "docker.io/library/postgres:17.6-alpine"
 LANGFUSE_INTERNAL_URL = "http://langfuse-web.ai-system.svc.cluster.local:3000"
 LANGFUSE_CLOUD_URL = "https://cloud.langfuse.com"
 RUSTFS_S3_URL = "http://rustfs-svc.storage.svc.cluster.local:9000"
@@ -137,6 +140,7 @@ def derive_cnpg(config: ClusterConfig, context: Context) -> dict[str, object]:
 def derive_keycloak(config: ClusterConfig, context: Context) -> dict[str, object]:
     enabled = bool(config.keycloak_enabled)
     derived: dict[str, object] = {"keycloak_enabled": enabled, **keycloak_endpoints(config)}
+    derived["keycloak_postgres_image"] = KEYCLOAK_POSTGRES_IMAGE
     derived["keycloak_backup_enabled"] = _all(
         enabled, config.rustfs_enabled, config.keycloak_s3_access_key, config.keycloak_s3_secret_key)
     derived["keycloak_tracing_enabled"] = _all(enabled, config.tracing_enabled, config.keycloak_tracing_enabled)
@@ -477,6 +481,7 @@ DERIVERS: list[Deriver] = [
     derive_litellm,
     derive_langfuse,
     derive_obot,
+    derive_keycloak_realm,
     derive_proxmox,
     derive_cnpg_databases,
     derive_rustfs_buckets,

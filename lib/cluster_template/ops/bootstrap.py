@@ -26,22 +26,29 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ..errors import ClusterTemplateError, CommandError
+from ..heartbeat import Heartbeat
 from ..inputs import AGE_KEY_FILE
 from ..run import Executor
 from ..tools import sops
 from ..tools.talosctl import (NodeStage, Talosctl, already_bootstrapped, last_error_line,
                               requires_client_certificate, untrusted_server)
+from .journal import JOURNAL_DIR, Journal, UnreadableJournal
+from .nodes import KUBECONFIG as KUBECONFIG_FILE
+from .nodes import ClusterNode, read_nodes, talos_client
 from .talos_config import TALOSCONFIG
 
 Progress = Callable[[str], None]
 
-KUBECONFIG_FILE = Path("kubeconfig")
-JOURNAL_FILE = Path(".inv") / "bootstrap.json"
+
+BOOTSTRAP_JOURNAL = "bootstrap"
+JOURNAL_FILE = JOURNAL_DIR / f"{BOOTSTRAP_JOURNAL}.json"
+ETCD_BOOTSTRAP = "etcd_bootstrap"  # the journal record of the one `talosctl bootstrap`
+# Where earlier versions kept that record; a checkout bootstrapped by one still has it.
+LEGACY_JOURNAL_FILE = Path(".inv") / "bootstrap.json"
 APPS_DIR = Path("kubernetes") / "apps"
 CRDS_HELMFILE = Path("bootstrap") / "helmfile.d" / "00-crds.yaml"
 APPS_HELMFILE = Path("bootstrap") / "helmfile.d" / "01-apps.yaml"
@@ -161,23 +168,6 @@ class StepLog:
         self.progress(step.describe())
         return step
 
-    def with_outcome(self, outcome: str) -> list[Step]:
-        return [step for step in self.steps if step.outcome == outcome]
-
-
-@dataclass(frozen=True)
-class ClusterNode:
-    """A machine of nodes.yaml, as the bootstrap needs it."""
-
-    name: str
-    address: str
-    controller: bool
-    disk: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} ({self.address})"
-
 
 @dataclass(frozen=True)
 class NodeCheck:
@@ -228,24 +218,11 @@ class VerifyResult:
 # -- inputs -----------------------------------------------------------------------------------------
 
 
-def cluster_nodes(root: Path) -> list[ClusterNode]:
-    """The nodes of nodes.yaml (cluster.yaml and nodes.yaml are validated together)."""
-    from ..config.load import load_config
-
-    config = load_config(root)
-    return [ClusterNode(node.name, str(node.address), bool(node.controller), node.disk)
-            for node in config.nodes.nodes]
-
-
 def first_controller(nodes: Sequence[ClusterNode]) -> ClusterNode:
     for node in nodes:
         if node.controller:
             return node
     raise BootstrapError("nodes.yaml has no node with controller: true")
-
-
-def talosctl_for(root: Path, ex: Executor) -> Talosctl:
-    return Talosctl(ex, root / TALOSCONFIG)
 
 
 def _probe(talosctl: Talosctl, address: str) -> NodeStage:
@@ -255,6 +232,12 @@ def _probe(talosctl: Talosctl, address: str) -> NodeStage:
     if talosctl.talosconfig is not None and not Path(talosctl.talosconfig).is_file():
         talosctl = Talosctl(talosctl.ex, None, timeout=talosctl.timeout)
     stage = talosctl.probe_stage(address, direct=True)
+    if not stage.reachable and not requires_client_certificate(stage.detail) and _has_endpoints(talosctl):
+        # This machine may have no route to the node (a firewall, another subnet) while apid on a
+        # talosconfig endpoint reaches it over the cluster network: a configured node answers there.
+        proxied = talosctl.probe_stage(address, maintenance=False)
+        if proxied.reachable:
+            return proxied
     if not stage.reachable and requires_client_certificate(stage.detail):
         if talosctl.talosconfig is not None and untrusted_server(stage.detail):
             # Configured (it demands a client certificate) but not by this cluster's CA.
@@ -262,6 +245,11 @@ def _probe(talosctl: Talosctl, address: str) -> NodeStage:
                                              f"signed by the CA of {TALOSCONFIG}")
         return NodeStage("configured", detail="answers authenticated calls only")
     return stage
+
+
+def _has_endpoints(talosctl: Talosctl) -> bool:
+    """Whether authenticated calls can go through the talosconfig's endpoints (it exists)."""
+    return talosctl.talosconfig is not None and Path(talosctl.talosconfig).is_file()
 
 
 def left_maintenance(stage: NodeStage) -> bool:
@@ -317,8 +305,8 @@ def preflight(root: Path, ex: Executor, *, nodes: Sequence[ClusterNode] | None =
 
     Unreachable nodes are warnings; when every node is unreachable or a disk is missing, raises
     PreflightFailed listing every problem (unless `strict` is False: then they are only returned)."""
-    nodes = list(nodes) if nodes is not None else cluster_nodes(root)
-    talosctl = talosctl or talosctl_for(root, ex)
+    nodes = list(nodes) if nodes is not None else list(read_nodes(root).nodes)
+    talosctl = talosctl or talos_client(root, ex, required=False)
     result = PreflightResult([])
     for node in nodes:
         check = check_node(talosctl, node, timing)
@@ -352,41 +340,33 @@ def preflight(root: Path, ex: Executor, *, nodes: Sequence[ClusterNode] | None =
 # -- journal ----------------------------------------------------------------------------------------
 
 
-class Journal:
-    """`.inv/bootstrap.json`: what this checkout already did to the cluster (git-ignored).
+def bootstrap_journal(root: Path, ex: Executor) -> Journal:
+    """`.inv/journal/bootstrap.json`: what this checkout already did to the cluster (git-ignored).
 
     It records the etcd bootstrap, so a re-run never sends a second `talosctl bootstrap` while etcd
     is still starting and cannot answer yet. A first controller found in maintenance mode has lost
-    its etcd data (a reset), which makes the record stale: `forget_bootstrap` drops it."""
+    its etcd data (a reset), which makes the record stale: it is then forgotten. The record of an
+    earlier version's `.inv/bootstrap.json` is carried over (and that file removed)."""
+    recovery = ("it records whether etcd was bootstrapped, so that no second `talosctl bootstrap` is sent. Check "
+                f"etcd first: `talosctl --talosconfig {TALOSCONFIG} -n <controller address> etcd members`. When a "
+                "controller answers with members, or no bootstrap was ever sent, delete the file and re-run `inv "
+                "bootstrap.talos`; when etcd is still starting, wait until it answers, then delete the file")
+    journal = Journal(root, ex, BOOTSTRAP_JOURNAL, recovery=recovery)
+    legacy = root / LEGACY_JOURNAL_FILE
+    if legacy.is_file() and not legacy.is_symlink():
+        try:
+            record = json.loads(legacy.read_text()).get(ETCD_BOOTSTRAP)
+        except (OSError, ValueError, AttributeError) as error:
+            raise UnreadableJournal(f"{LEGACY_JOURNAL_FILE} cannot be read ({error}); {recovery}") from None
+        if isinstance(record, dict) and journal.recorded(ETCD_BOOTSTRAP) is None:
+            journal.record(ETCD_BOOTSTRAP, **record)
+        if not ex.dry:  # a dry run reads the old record, and leaves it where it is
+            ex.remove(legacy, label=str(LEGACY_JOURNAL_FILE))
+    return journal
 
-    def __init__(self, root: Path, ex: Executor):
-        self.path = root / JOURNAL_FILE
-        self.ex = ex
-        self.data: dict[str, Any] = {}
-        if self.path.is_file():
-            try:
-                loaded = json.loads(self.path.read_text())
-            except ValueError:
-                loaded = {}
-            self.data = loaded if isinstance(loaded, dict) else {}
 
-    @property
-    def bootstrap(self) -> dict[str, Any] | None:
-        entry = self.data.get("etcd_bootstrap")
-        return entry if isinstance(entry, dict) else None
-
-    def record_bootstrap(self, node: ClusterNode, how: str) -> None:
-        self.data["etcd_bootstrap"] = {"node": node.name, "address": node.address, "how": how,
-                                       "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        self._save()
-
-    def forget_bootstrap(self) -> None:
-        if self.data.pop("etcd_bootstrap", None) is not None:
-            self._save()
-
-    def _save(self) -> None:
-        self.ex.write_file(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n", label=str(JOURNAL_FILE),
-                           quiet=True)
+def _record_bootstrap(journal: Journal, node: ClusterNode, how: str) -> None:
+    journal.record(ETCD_BOOTSTRAP, node=node.name, address=node.address, how=how)
 
 
 # -- bootstrap.talos --------------------------------------------------------------------------------
@@ -399,8 +379,9 @@ def bootstrap_talos(root: Path, ex: Executor, *, schema: Path, parallel: int = 1
 
     if parallel < 1:
         raise BootstrapError("--parallel must be at least 1")
-    nodes = cluster_nodes(root)
+    nodes = list(read_nodes(root).nodes)
     first = first_controller(nodes)
+    journal = bootstrap_journal(root, ex)  # an unreadable journal stops the run before anything is done
     log = StepLog(progress)
 
     progress("generating machine configs")
@@ -420,15 +401,14 @@ def bootstrap_talos(root: Path, ex: Executor, *, schema: Path, parallel: int = 1
     # A dry run plans past preflight problems (reported as warnings): it may run before the
     # machines are up, or without talosctl, and then assumes every step is still to do.
     checked = preflight(root, ex, nodes=nodes, timing=timing, progress=progress, strict=not ex.dry)
-    journal = Journal(root, ex)
     controllers = [node for node in nodes if node.controller]
     installing = [node for node in controllers if node in checked.in_state("maintenance")]
     if len(installing) == len(controllers):
         # Every controller lost its etcd data (a whole-cluster reset): the record is stale. With
         # one controller left, the cluster lives on and a re-installed one must join it.
-        journal.forget_bootstrap()
+        journal.forget(ETCD_BOOTSTRAP)
 
-    talosctl = talosctl_for(root, ex)
+    talosctl = talos_client(root, ex, required=False)
     states = {check.node.name: check for check in checked.checks}
     changed_but_configured = [node.name for node in checked.in_state("configured") if node.name in generated.changed]
     if changed_but_configured:
@@ -509,6 +489,7 @@ def wait_left_maintenance(talosctl: Talosctl, nodes: Sequence[ClusterNode], log:
             log.record(Step("wait for nodes to leave maintenance", PLANNED, ", ".join(pending)))
             return
     deadline = timing.clock() + timing.install_timeout
+    pulse = Heartbeat("nodes to leave maintenance mode", log.progress, talosctl.ex.heartbeat, clock=timing.clock)
     waiting = list(nodes)
     first_look = True
     last_reported: tuple[str, ...] = ()
@@ -533,6 +514,8 @@ def wait_left_maintenance(talosctl: Talosctl, nodes: Sequence[ClusterNode], log:
             log.progress("waiting for nodes to finish installing: "
                          + ", ".join(f"{n.name} ({_stage_text(stages[n.name])})" for n in waiting))
             last_reported = names
+        else:
+            pulse.beat(", ".join(names))
         timing.sleep(timing.poll)
 
 
@@ -546,13 +529,20 @@ def _stage_text(stage: NodeStage, *, verbose: bool = False) -> str:
 
 def etcd_bootstrapped(talosctl: Talosctl, node: ClusterNode) -> list[str] | None:
     """Hostnames of the etcd members as the node reports them, or None when etcd does not answer
-    there (not bootstrapped, or still joining: a joining member answers only once it has joined)."""
-    try:
-        members = talosctl.etcd_members(node.address, direct=True)
-    except CommandError:
-        return None
-    names = [row.get("hostname", "") for row in members if row.get("hostname")]
-    return names or None
+    there (not bootstrapped, or still joining: a joining member answers only once it has joined).
+
+    Asked through the talosconfig's endpoints first (`-e <controllers> -n <node>`: apid there
+    reaches nodes this machine may have no route to), then at the node's own address (the
+    endpoints may all be down or still installing while the node answers)."""
+    for direct in (False, True) if _has_endpoints(talosctl) else (True,):
+        try:
+            members = talosctl.etcd_members(node.address, direct=direct)
+        except CommandError:
+            continue
+        names = [row.get("hostname", "") for row in members if row.get("hostname")]
+        if names:
+            return names
+    return None
 
 
 def etcd_members_anywhere(talosctl: Talosctl, controllers: Sequence[ClusterNode]) -> dict[str, list[str]]:
@@ -581,10 +571,10 @@ def bootstrap_etcd(talosctl: Talosctl, controllers: Sequence[ClusterNode], journ
     first = first_controller(controllers)
     found = etcd_members_anywhere(talosctl, controllers)
     if found:
-        if journal.bootstrap is None:
-            journal.record_bootstrap(next(n for n in controllers if n.name in found), "found")
+        if journal.recorded(ETCD_BOOTSTRAP) is None:
+            _record_bootstrap(journal, next(n for n in controllers if n.name in found), "found")
         return _await_join(talosctl, controllers, found, installed, log, timing=timing, dry=dry)
-    recorded = journal.bootstrap
+    recorded = journal.recorded(ETCD_BOOTSTRAP)
     if recorded is not None and dry:
         return log.record(Step(f"bootstrap etcd on {first.name}", SKIPPED,
                                f"recorded in {JOURNAL_FILE} at {recorded.get('at')}; a run would wait for etcd "
@@ -626,6 +616,7 @@ def _await_join(talosctl: Talosctl, controllers: Sequence[ClusterNode], found: d
     log.progress(f"etcd runs on {', '.join(found)}; waiting for {labels} to join it (no bootstrap: it would start "
                  "a second etcd cluster)")
     deadline = timing.clock() + timing.bootstrap_timeout
+    pulse = Heartbeat(f"{labels} to join etcd", log.progress, talosctl.ex.heartbeat, clock=timing.clock)
     while joining:
         joining = [node for node in joining if not etcd_bootstrapped(talosctl, node)]
         if not joining:
@@ -635,6 +626,7 @@ def _await_join(talosctl: Talosctl, controllers: Sequence[ClusterNode], found: d
                 f"{', '.join(n.label for n in joining)} did not join etcd within {timing.bootstrap_timeout:g}s; "
                 f"check `talosctl --talosconfig {TALOSCONFIG} -n {joining[0].address} service etcd` and "
                 f"`talosctl -n {next(iter(found))} etcd members`, then re-run `inv bootstrap.talos`")
+        pulse.beat()
         timing.sleep(timing.poll)
     return log.record(Step(name, SKIPPED, f"{already}; {labels} joined the existing etcd cluster"))
 
@@ -649,10 +641,10 @@ def _send_bootstrap(talosctl: Talosctl, target: ClusterNode, journal: Journal, l
         if result.dry:
             return log.record(Step(name, PLANNED, f"{target.address}; etcd does not answer yet"))
         if result.ok:
-            journal.record_bootstrap(target, "bootstrapped")
+            _record_bootstrap(journal, target, "bootstrapped")
             return log.record(Step(name, DONE, target.address))
         if already_bootstrapped(result):
-            journal.record_bootstrap(target, "already bootstrapped")
+            _record_bootstrap(journal, target, "already bootstrapped")
             return log.record(Step(name, SKIPPED, "Talos reports etcd already bootstrapped"))
         reason = last_error_line(talosctl.ex.redactor.redact(result.stderr)) or f"exit code {result.returncode}"
         if timing.clock() >= deadline:
@@ -692,10 +684,8 @@ def verify(root: Path, ex: Executor, *, nodes: Sequence[ClusterNode] | None = No
            timeout: float = 0.0, progress: Progress = _quiet) -> VerifyResult:
     """Every node left maintenance mode and its services run (machine status ready), waiting up
     to `timeout` seconds for that. Raises VerifyFailed listing every node that is not ready."""
-    nodes = list(nodes) if nodes is not None else cluster_nodes(root)
-    talosctl = talosctl_for(root, ex)
-    if not (root / TALOSCONFIG).is_file():
-        raise BootstrapError(f"{TALOSCONFIG} not found; run `inv bootstrap.talos` (or `inv talos.generate-config`)")
+    nodes = list(nodes) if nodes is not None else list(read_nodes(root).nodes)
+    talosctl = talos_client(root, ex)
     deadline = timing.clock() + timeout
     while True:
         ready, problems = [], []
@@ -963,7 +953,7 @@ def bootstrap_apps(root: Path, ex: Executor, *, nodes: Sequence[ClusterNode] | N
                    timing: Timing = Timing(), progress: Progress = _quiet) -> AppsBootstrapResult:
     """Install the cluster's base and hand it to Flux; see the module docstring. Needs the
     kubeconfig `bootstrap_talos` fetched (a dry run without one plans for an empty cluster)."""
-    nodes = list(nodes) if nodes is not None else cluster_nodes(root)
+    nodes = list(nodes) if nodes is not None else list(read_nodes(root).nodes)
     log = StepLog(progress)
     run = _AppsRun(root, ex, nodes, timing, log)
     try:

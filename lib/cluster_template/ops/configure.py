@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import fingerprint, outputs
+from .. import fingerprint, outputs, secretrecord
 from ..config.load import Config, load_config
 from ..config.model import secret_keys
 from ..derive import derive
@@ -22,9 +22,10 @@ from ..inputs import AGE_KEY_FILE, LocalInputs, read_local_inputs
 from ..render import render_templates
 from ..run import Executor
 from ..safepath import inside
-from ..secrets import encrypt_outputs
+from ..secrets import SOPS_CONFIG, encrypt_outputs, is_secret_path
 from ..stopwatch import Stopwatch, stage
 from ..validate.leaks import find_leaks
+from .validation import CACHE_DIR
 
 TEMPLATE_DIR = Path("templates") / "config"
 
@@ -85,6 +86,7 @@ def configure(
 ) -> ConfigureResult:
     watch = stopwatch or Stopwatch()
     state_file = inside(root, fingerprint.STATE_FILE)  # refused now, not after the swap
+    compiled = inside(root, CACHE_DIR / "jinja")  # never written through a symlink leading out
     with stage(watch, "recover + input digest"):
         recovered = outputs.recover(ex, root, replan=True) if settle else None
         inputs_digest = fingerprint.inputs_digest(root)  # before reading: an edit during the run is seen next time
@@ -93,15 +95,26 @@ def configure(
         context = derive(config, local)
         secrets = credentials(config, local)
     with stage(watch, "render"):
-        rendered = render_templates(root / TEMPLATE_DIR, context)
+        rendered = render_templates(root / TEMPLATE_DIR, context, cache_dir=compiled,
+                                    write_cache=not ex.dry)
     with stage(watch, "credential guard"):
-        leaks = find_leaks(rendered, secrets)
+        state = fingerprint.read_state(root)
+        record_key = secretrecord.record_key(local.age_private_key)
+        searched_for = secretrecord.credentials_digest(record_key, secrets)
+        leaks = find_leaks(secretrecord.unsearched(rendered, state.get(secretrecord.SEARCHED_KEY), searched_for),
+                           secrets)
     if leaks:  # checked on the plaintext, before anything is encrypted, staged or written
         raise OutputInvalid(_invalid(leaks))
     with stage(watch, "encrypt"):
+        secret_paths = sorted(path for path in rendered if is_secret_path(path))
+        sops_rules = rendered.get(SOPS_CONFIG, b"")
+        previous = state.get(secretrecord.STATE_KEY)
+        known = secretrecord.compare(root, previous, record_key, rendered, secret_paths, sops_rules)
         files = encrypt_outputs(
-            ex, root, rendered, age_public_key=context["age_public_key"], age_key_file=root / AGE_KEY_FILE
+            ex, root, {path: content for path, content in rendered.items() if path not in known.kept},
+            age_public_key=context["age_public_key"], age_key_file=root / AGE_KEY_FILE, known_changed=known.changed,
         )
+        files.update(known.kept)
     with stage(watch, "plan"):
         plan = outputs.plan_outputs(root, files)
     if ex.dry:
@@ -109,11 +122,13 @@ def configure(
         return ConfigureResult(plan, recovered=recovered, timings=watch.stages)
 
     with stage(watch, "stage"):
-        staging = outputs.stage(ex, root, files)
+        staging = outputs.stage(ex, root, files, unchanged=plan.unchanged)
     summary = ""
     try:
         if validate_output is not None:
-            problems, summary = validate_output(staging, secrets, watch)
+            # No credentials to look for again: the guard above read these same bytes (every file
+            # outside *.sops.* is staged exactly as rendered).
+            problems, summary = validate_output(staging, (), watch)
             if problems:
                 raise OutputInvalid(_invalid(problems))
         if plan.changed and not confirm(plan):
@@ -123,7 +138,10 @@ def configure(
         raise
     with stage(watch, "swap"):
         outputs.commit(ex, root, plan)
-        state = {"inputs": inputs_digest, "outputs": fingerprint.outputs_digest(root)}
+        state = {"inputs": inputs_digest, "outputs": fingerprint.outputs_digest(root),
+                 secretrecord.SEARCHED_KEY: secretrecord.searched(rendered, searched_for),
+                 secretrecord.STATE_KEY: secretrecord.record(record_key, rendered, files, secret_paths, sops_rules,
+                                                             previous)}
         ex.write_file(state_file, json.dumps(state, indent=1) + "\n",
                       label=str(fingerprint.STATE_FILE), quiet=True)
     return ConfigureResult(plan, summary, recovered, watch.stages)

@@ -11,35 +11,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Any
 
 from ..cluster.flux import readiness
 from ..cluster.nodes import NodeInfo
 from ..errors import ClusterTemplateError
-from .kube_lists import CERTIFICATES, OCI_REPOSITORIES, Kind, KubeLister
+from .kube_lists import (CERTIFICATES, GIT_REPOSITORIES, HELM_RELEASES, KUSTOMIZATIONS, OCI_REPOSITORIES, Kind,
+                         list_kind)
 from .report import Table
 
 DEBUG_KINDS: tuple[Kind, ...] = (
     CERTIFICATES,
     Kind("certificaterequests", "cert-manager.io", "v1"),
-    Kind("gitrepositories", "source.toolkit.fluxcd.io", "v1"),
+    GIT_REPOSITORIES,
     Kind("helmrepositories", "source.toolkit.fluxcd.io", "v1"),
     OCI_REPOSITORIES,
-    Kind("helmreleases", "helm.toolkit.fluxcd.io", "v2"),
+    HELM_RELEASES,
     Kind("httproutes", "gateway.networking.k8s.io", "v1"),
-    Kind("kustomizations", "kustomize.toolkit.fluxcd.io", "v1"),
+    KUSTOMIZATIONS,
     Kind("nodes", "", "v1"),
     Kind("pods", "", "v1"),
 )
 
 
-def gather_debug(lister: KubeLister, *, now: datetime | None = None) -> list[Table]:
-    """One table per kind of DEBUG_KINDS, in that order."""
+def gather_debug(kube: Any, *, now: datetime | None = None) -> list[Table]:
+    """One table per kind of DEBUG_KINDS, in that order (`kube` is a `cluster.Kube`)."""
     moment = now or datetime.now(timezone.utc)
     tables = []
     for kind in DEBUG_KINDS:
         builder = _BUILDERS.get(kind.plural, _conditions_table)
         try:
-            objects = lister.list(kind)
+            objects = list_kind(kube, kind)
         except ClusterTemplateError as error:
             table = Table(kind.label, ())
             table.error = str(error).strip().splitlines()[0]

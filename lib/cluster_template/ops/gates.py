@@ -22,9 +22,14 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from .. import heartbeat as heartbeat_module
 from ..errors import ClusterTemplateError, CommandError
 from ..tools.talosctl import Talosctl
 from .nodes import ClusterNode, Inventory, normalise_version
+
+# Seconds `talosctl health` may take in a dry run: enough for its checks to pass on a healthy
+# cluster, far less than a gate's deadline (nothing a dry run does makes an unhealthy one heal).
+DRY_RUN_HEALTH_WAIT = 10.0
 
 # (passed, what is wrong when it did not)
 Probe = Callable[[], tuple[bool, str]]
@@ -50,9 +55,11 @@ class NodeReader(Protocol):
 
 
 def poll(probe: Probe, *, gate: str, subject: str, timeout: float, interval: float,
-         on_wait: Say | None = None) -> None:
-    """Call `probe` until it passes; GateFailed with its last complaint after `timeout` seconds."""
+         on_wait: Say | None = None, heartbeat: float = heartbeat_module.DEFAULT_SECONDS) -> None:
+    """Call `probe` until it passes; GateFailed with its last complaint after `timeout` seconds.
+    `on_wait` hears every new complaint, and every `heartbeat` seconds how long it has waited."""
     started = time.monotonic()
+    pulse = heartbeat_module.Heartbeat(f"{gate} ({subject})", on_wait, heartbeat) if on_wait else None
     last = ""
     while True:
         try:
@@ -66,6 +73,8 @@ def poll(probe: Probe, *, gate: str, subject: str, timeout: float, interval: flo
             raise GateFailed(gate, subject, detail or last or "no answer", waited)
         if detail != last and on_wait is not None:
             on_wait(f"waiting for {gate}: {detail}")
+        elif pulse is not None:
+            pulse.beat(detail)
         last = detail
         time.sleep(min(interval, max(0.0, timeout - waited)))
 
@@ -80,6 +89,7 @@ class Gates:
         self.kube = kube
         self.timeout = timeout
         self.interval = interval
+        self.heartbeat = getattr(talos.ex, "heartbeat", heartbeat_module.DEFAULT_SECONDS)
 
     def via(self, avoid: Iterable[str] = ()) -> ClusterNode:
         """The controller to ask cluster-wide questions through: the first one not being worked on."""
@@ -92,10 +102,13 @@ class Gates:
     # -- cluster-wide --------------------------------------------------------------------------
 
     def cluster_healthy(self, subject: str, *, avoid: Iterable[str] = ()) -> None:
+        """`talosctl health`, which polls until its checks pass or the gate's deadline; a dry run
+        reports the state instead of waiting for it to change, so it gets `DRY_RUN_HEALTH_WAIT`."""
         controller = self.via(avoid)
         started = time.monotonic()
+        wait = min(self.timeout, DRY_RUN_HEALTH_WAIT) if self.talos.ex.dry else self.timeout
         result = self.talos.health(
-            controller.address, wait_timeout=f"{max(1, int(self.timeout))}s", timeout=self.timeout + 60,
+            controller.address, wait_timeout=f"{max(1, int(wait))}s", timeout=wait + 60,
             control_planes=[n.address for n in self.inventory.controllers],
             workers=[n.address for n in self.inventory.workers])
         if not result.ok:
@@ -105,7 +118,8 @@ class Gates:
     def etcd_healthy(self, subject: str, *, avoid: Iterable[str] = (), on_wait: Say | None = None) -> None:
         via = self.via(avoid)
         poll(lambda: self.etcd_state(via), gate="etcd healthy", subject=subject, timeout=self.timeout,
-             interval=self.interval, on_wait=on_wait)
+             interval=self.interval, on_wait=on_wait,
+             heartbeat=self.heartbeat)
 
     def etcd_state(self, via: ClusterNode) -> tuple[bool, str]:
         controllers = {node.name: node for node in self.inventory.controllers}
@@ -156,20 +170,18 @@ class Gates:
             return (not problems), "; ".join(problems)
 
         poll(probe, gate="other nodes Ready", subject=subject, timeout=self.timeout, interval=self.interval,
-             on_wait=on_wait)
+             on_wait=on_wait, heartbeat=self.heartbeat)
 
     # -- one node ------------------------------------------------------------------------------
 
     def node_version(self, node: ClusterNode) -> tuple[str | None, str | None]:
-        """(Talos version, schematic) the node reports; (None, None) when it does not answer."""
+        """(Talos version, schematic) the node reports; (None, None) when it does not answer. The
+        schematic is None for a node installed from an image without one (not from the Image
+        Factory); a failure to read it raises CommandError, so it is never taken for that."""
         version = normalise_version(self.talos.server_version(node.address))
         if version is None:
             return None, None
-        try:
-            schematic = self.talos.schematic(node.address)
-        except CommandError:
-            return version, None
-        return version, schematic
+        return version, self.talos.schematic(node.address)
 
     def at_target_now(self, node: ClusterNode) -> tuple[bool, str]:
         version, schematic = self.node_version(node)
@@ -183,7 +195,8 @@ class Gates:
 
     def at_target(self, node: ClusterNode, *, on_wait: Say | None = None) -> None:
         poll(lambda: self.at_target_now(node), gate="node at target version", subject=node.name,
-             timeout=self.timeout, interval=self.interval, on_wait=on_wait)
+             timeout=self.timeout, interval=self.interval, on_wait=on_wait,
+             heartbeat=self.heartbeat)
 
     def kube_ready_now(self, node: ClusterNode) -> tuple[bool, str]:
         if self.kube is None:
@@ -197,7 +210,8 @@ class Gates:
 
     def kube_ready(self, node: ClusterNode, *, on_wait: Say | None = None) -> None:
         poll(lambda: self.kube_ready_now(node), gate="Kubernetes node Ready", subject=node.name,
-             timeout=self.timeout, interval=self.interval, on_wait=on_wait)
+             timeout=self.timeout, interval=self.interval, on_wait=on_wait,
+             heartbeat=self.heartbeat)
 
 
 def health_problem(stderr: str) -> str:

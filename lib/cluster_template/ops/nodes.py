@@ -1,15 +1,17 @@
-"""The nodes day-2 operations act on: `nodes.yaml` joined with the rendered `talos/talconfig.yaml`.
+"""The node inventory every task acts on (bootstrap and day-2 alike), and the talosctl client for it.
 
 `nodes.yaml` is the inventory the operator edits, so a node is addressed by its name or address
-there and nothing else is accepted. The talconfig adds what `inv configure` derived for it: the
-installer image (`<talosImageURL>:<talosVersion>`, secure-boot aware) an upgrade targets, and the
-name of its machine config in `talos/clusterconfig/`.
+there and nothing else is accepted. After `inv template.tidy` archived nodes.yaml, the rendered
+`talos/talconfig.yaml` is the inventory: it lists the same names, addresses, roles and install
+disks. Joined with the talconfig (`load_inventory`), a node also carries what `inv configure`
+derived for it: the installer image (`<talosImageURL>:<talosVersion>`, secure-boot aware) an
+upgrade targets, and the name of its machine config in `talos/clusterconfig/`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ClusterTemplateError
@@ -31,18 +33,24 @@ class ClusterFilesMissing(ClusterTemplateError):
 
 @dataclass(frozen=True)
 class ClusterNode:
-    """One machine of nodes.yaml. `image` (the target installer image) and `machine_config` are set
-    when the inventory was loaded with the talconfig."""
+    """One machine of nodes.yaml. `disk` is its install disk (a device path or a serial number);
+    `image` (the target installer image) and `machine_config` are set when the inventory was loaded
+    with the talconfig."""
 
     name: str
     address: str
     controller: bool
+    disk: str = ""
     image: str = ""
     machine_config: Path | None = None
 
     @property
     def role(self) -> str:
         return "controller" if self.controller else "worker"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.address})"
 
     @property
     def target_version(self) -> str:
@@ -115,11 +123,17 @@ def read_nodes(root: Path) -> Inventory:
 
     if not (root / NODES_FILE).is_file() and (root / TALCONFIG).is_file():
         talconfig = read_talconfig(root)
-        return Inventory(tuple(ClusterNode(spec.hostname, spec.ip_addresses[0], spec.control_plane)
-                               for spec in talconfig.nodes))
+        return Inventory(tuple(ClusterNode(spec.hostname, spec.ip_addresses[0], spec.control_plane,
+                                           disk=_install_disk(spec)) for spec in talconfig.nodes))
     config = load_config(root)
-    return Inventory(tuple(ClusterNode(node.name, str(node.address), bool(node.controller))
+    return Inventory(tuple(ClusterNode(node.name, str(node.address), bool(node.controller), disk=str(node.disk))
                            for node in config.nodes.nodes))
+
+
+def _install_disk(spec) -> str:
+    """nodes.yaml's `disk` as the talconfig renders it: `installDisk` for a device path, else the
+    serial of `installDiskSelector`."""
+    return spec.install_disk or (spec.install_disk_selector or {}).get("serial", "")
 
 
 def load_inventory(root: Path) -> Inventory:
@@ -135,17 +149,19 @@ def load_inventory(root: Path) -> Inventory:
             f"talos/talconfig.yaml does not match nodes.yaml for {', '.join(stale)}; run `inv configure` "
             "(and `inv talos.generate-config`) first")
     nodes = tuple(
-        ClusterNode(node.name, node.address, node.controller, image=talconfig.installer_image(specs[node.name]),
-                    machine_config=root / OUTPUT_DIR / f"{talconfig.cluster_name}-{node.name}.yaml")
+        replace(node, image=talconfig.installer_image(specs[node.name]),
+                machine_config=root / OUTPUT_DIR / f"{talconfig.cluster_name}-{node.name}.yaml")
         for node in listed.nodes)
     return Inventory(nodes, talconfig.cluster_name, talconfig.talos_version, talconfig.kubernetes_version)
 
 
-def talos_client(root: Path, ex: Executor) -> Talosctl:
-    """talosctl with the project's talosconfig (refused when it has not been generated)."""
+def talos_client(root: Path, ex: Executor, *, required: bool = True) -> Talosctl:
+    """talosctl with the project's talosconfig, refused when it has not been generated unless
+    `required` is False (the bootstrap, whose dry run plans before generate-config wrote it)."""
     path = root / TALOSCONFIG
-    if not path.is_file():
-        raise ClusterFilesMissing(f"{TALOSCONFIG} not found; run `inv talos.generate-config` first")
+    if required and not path.is_file():
+        raise ClusterFilesMissing(f"{TALOSCONFIG} not found; run `inv talos.generate-config` (or `inv bootstrap.talos`) "
+                                  "first")
     return Talosctl(ex, path)
 
 

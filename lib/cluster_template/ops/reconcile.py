@@ -3,7 +3,8 @@
 As the seed's `task reconcile`: `flux reconcile kustomization flux-system --with-source`, which
 fetches the GitRepository and applies the root Kustomization. The root then applies
 `cluster-apps`, which applies every app, so the result is only known once both report Ready: this
-waits (with a deadline) and reports the Ready condition and message of each.
+waits (with a deadline) and reports the Ready condition and message of each, read through the
+Kubernetes API as `inv status` reads it.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import ClusterTemplateError, CommandError
-from ..tools.flux import Flux, FluxObject
+from ..tools.flux import Flux
 
 ROOT = ("flux-system", "flux-system")
 APPS = ("flux-system", "cluster-apps")
@@ -24,9 +26,8 @@ WATCHED = (ROOT, APPS)
 class KustomizationState:
     namespace: str
     name: str
-    ready: str  # True | False | Unknown | missing
+    ready: str  # True | False | missing
     message: str
-    revision: str = ""
 
     @property
     def ok(self) -> bool:
@@ -44,23 +45,23 @@ class ReconcileResult:
         return self.error is None and all(state.ok for state in self.states)
 
 
-def current_states(flux: Flux) -> list[KustomizationState]:
-    found: dict[tuple[str, str], FluxObject] = {(o.namespace, o.name): o for o in flux.get("kustomizations")}
+def current_states(kube: Any) -> list[KustomizationState]:
+    """The watched Kustomizations as the API reports them (`kube` is a `cluster.Kube`)."""
     states = []
     for namespace, name in WATCHED:
-        item = found.get((namespace, name))
-        if item is None:
+        ready, message = kube.flux_ready("Kustomization", namespace, name)
+        if ready is None:
             states.append(KustomizationState(namespace, name, "missing", "the Kustomization does not exist"))
         else:
-            states.append(KustomizationState(namespace, name, item.ready, item.message, item.revision))
+            states.append(KustomizationState(namespace, name, str(ready), message))
     return states
 
 
-def reconcile(flux: Flux, *, timeout: float = 300.0, poll_interval: float = 5.0,
+def reconcile(flux: Flux, kube: Any, *, timeout: float = 300.0, poll_interval: float = 5.0,
               progress: Callable[[str], None] | None = None) -> ReconcileResult:
-    """Reconcile the root with its source; wait until the root and cluster-apps are Ready or
-    `timeout` seconds have passed; return their states. Never raises for a Kustomization that is
-    not Ready: that is the result being reported."""
+    """Reconcile the root with its source (`flux`); wait until the root and cluster-apps are Ready
+    (read through `kube`, a `cluster.Kube`) or `timeout` seconds have passed; return their states.
+    Never raises for a Kustomization that is not Ready: that is the result being reported."""
     say = progress or (lambda _message: None)
     result = ReconcileResult(dry=flux.ex.dry)
     started = time.monotonic()
@@ -73,7 +74,7 @@ def reconcile(flux: Flux, *, timeout: float = 300.0, poll_interval: float = 5.0,
     last = ""
     while True:
         try:
-            result.states = current_states(flux)
+            result.states = current_states(kube)
         except ClusterTemplateError as error:
             result.error = result.error or _flux_message(error)
             return result

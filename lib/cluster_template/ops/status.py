@@ -5,6 +5,9 @@ by hand: the nodes (Kubernetes readiness and the Talos version each reports), et
 `etcd status` errors through a controller), Flux (Git and OCI sources, Kustomizations,
 HelmReleases) and the cert-manager Certificates. A section that cannot be read is itself a
 problem, and every other section is still gathered.
+
+Flux objects are read through the Kubernetes API (their Ready condition, as `flux get` shows it),
+never by parsing `flux get` tables, whose multi-line messages do not split into rows.
 """
 
 from __future__ import annotations
@@ -13,16 +16,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..cluster.flux import readiness
+from ..cluster.flux import flux_revision, readiness
 from ..errors import ClusterTemplateError
-from ..tools.flux import Flux
 from ..tools.talosctl import Talosctl
-from .kube_lists import CERTIFICATES, OCI_REPOSITORIES, KubeLister
+from .etcd_view import etcd_view
+from .kube_lists import (CERTIFICATES, GIT_REPOSITORIES, HELM_RELEASES, KUSTOMIZATIONS, OCI_REPOSITORIES, Kind,
+                         list_kind)
 from .nodes import Inventory, normalise_version
 from .report import Table
 
-FLUX_TABLES = (("sources git", "Flux Git sources"), ("kustomizations", "Flux Kustomizations"),
-               ("helmreleases", "Flux HelmReleases"))
+# (kind, title, a kind the API does not serve is a problem): Flux must be installed, OCI sources
+# are optional.
+FLUX_TABLES = ((GIT_REPOSITORIES, "Flux Git sources", True), (OCI_REPOSITORIES, "Flux OCI sources", False),
+               (KUSTOMIZATIONS, "Flux Kustomizations", True), (HELM_RELEASES, "Flux HelmReleases", True))
 
 
 @dataclass
@@ -41,15 +47,14 @@ class ClusterStatus:
         return {"ok": self.ok, "problems": self.problems, "sections": [table.to_dict() for table in self.tables]}
 
 
-def gather_status(inventory: Inventory, talos: Talosctl, flux: Flux, kube: Any, lister: KubeLister) -> ClusterStatus:
-    """`kube` is a `cluster.Kube` (its `nodes()`); every section is read even when others fail."""
+def gather_status(inventory: Inventory, talos: Talosctl, kube: Any) -> ClusterStatus:
+    """`kube` is a `cluster.Kube`; every section is read even when others fail."""
     status = ClusterStatus([nodes_table(inventory, talos, kube), etcd_table(inventory, talos)])
-    for kind, title in FLUX_TABLES:
-        status.tables.append(flux_table(flux, kind, title))
-    oci = custom_table(lister, OCI_REPOSITORIES, "Flux OCI sources", missing_is_problem=False)
-    if oci is not None:
-        status.tables.insert(3, oci)
-    certificates = custom_table(lister, CERTIFICATES, "Certificates", missing_is_problem=True)
+    for kind, title, required in FLUX_TABLES:
+        flux = ready_table(kube, kind, title, missing_is_problem=required, revision=True)
+        if flux is not None:
+            status.tables.append(flux)
+    certificates = ready_table(kube, CERTIFICATES, "Certificates", missing_is_problem=True)
     if certificates is not None:
         status.tables.append(certificates)
     return status
@@ -106,15 +111,18 @@ def etcd_table(inventory: Inventory, talos: Talosctl) -> Table:
         table.error = "nodes.yaml has no controller"
         return table
     try:
-        members = {row.get("hostname", ""): row for row in talos.etcd_members(controllers[0].address)}
+        view = etcd_view(talos, controllers)
         rows = {row.get("node", ""): row for row in
                 talos.etcd_status(",".join(node.address for node in controllers))}
     except ClusterTemplateError as error:
         table.error = _first_line(str(error))
         return table
+    members, disagreeing = view.members, view.disagreeing()
     for node in controllers:
         row = rows.get(node.address, {})
         reasons = []
+        if node.name in disagreeing:
+            reasons.append("its etcd lists other members (" + ", ".join(sorted(disagreeing[node.name])) + ")")
         if node.name not in members:
             reasons.append("not an etcd member")
         elif members[node.name].get("learner") == "true":
@@ -130,28 +138,13 @@ def etcd_table(inventory: Inventory, talos: Talosctl) -> Table:
     return table
 
 
-def flux_table(flux: Flux, kind: str, title: str) -> Table:
-    table = Table(title, ("NAMESPACE", "NAME", "READY", "REVISION", "MESSAGE"))
+def ready_table(kube: Any, kind: Kind, title: str, *, missing_is_problem: bool,
+                revision: bool = False) -> Table | None:
+    """Objects with a Ready condition (Flux objects, Certificates), with the revision Flux last
+    applied when `revision`; None when the kind is not served and that is no problem."""
+    table = Table(title, ("NAMESPACE", "NAME", "READY", *(("REVISION",) if revision else ()), "MESSAGE"))
     try:
-        objects = flux.get(kind)
-    except ClusterTemplateError as error:
-        table.error = _first_line(str(error))
-        return table
-    for item in objects:
-        reason = "" if item.is_ready else (item.message or f"Ready={item.ready}")
-        if item.suspended:
-            reason = "suspended" + (f"; {reason}" if reason else "")
-        table.add(item.namespace, item.name, item.ready + (" (suspended)" if item.suspended else ""),
-                  item.revision, item.message, ok=item.is_ready, reason=reason)
-    return table
-
-
-def custom_table(lister: KubeLister, kind: Any, title: str, *, missing_is_problem: bool) -> Table | None:
-    """Objects with a Ready condition (Flux sources, Certificates); None when the kind is not served
-    and that is no problem."""
-    table = Table(title, ("NAMESPACE", "NAME", "READY", "MESSAGE"))
-    try:
-        objects = lister.list(kind)
+        objects = list_kind(kube, kind)
     except ClusterTemplateError as error:
         table.error = _first_line(str(error))
         return table
@@ -163,8 +156,8 @@ def custom_table(lister: KubeLister, kind: Any, title: str, *, missing_is_proble
     for obj in sorted(objects, key=_object_key):
         metadata = obj.get("metadata") or {}
         ready, message = readiness(obj)
-        table.add(metadata.get("namespace", ""), metadata.get("name", ""), "True" if ready else "False", message,
-                  ok=ready, reason=message)
+        table.add(metadata.get("namespace", ""), metadata.get("name", ""), "True" if ready else "False",
+                  *((flux_revision(obj),) if revision else ()), message, ok=ready, reason=message)
     return table
 
 

@@ -33,14 +33,13 @@ that undo the tidy; `.private/` should be git-ignored (cluster.yaml holds creden
 from __future__ import annotations
 
 import ast
-import os
 import re
 import time
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from ..errors import ClusterTemplateError
-from ..outputs import MANIFEST_FILE, read_manifest
+from ..outputs import MANIFEST_FILE, prune_empty_parents, read_manifest
 from ..run import Executor
 from .talos_config import OUTPUT_DIR
 
@@ -89,16 +88,9 @@ def template_reset(root: Path, ex: Executor, plan: ResetPlan) -> list[str]:
         if ex.remove(root / relative, label=relative):
             removed.append(relative)
     if not ex.dry:
-        _prune_empty_folders(root, removed)
+        for relative in removed:
+            prune_empty_parents(root, (root / relative).parent)
     return removed
-
-
-def _prune_empty_folders(root: Path, removed: list[str]) -> None:
-    folders = {parent for relative in removed for parent in PurePosixPath(relative).parents if str(parent) != "."}
-    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-        path = root / folder
-        if path.is_dir() and not any(path.iterdir()):
-            os.rmdir(path)
 
 
 # -- tidy ---------------------------------------------------------------------------------------

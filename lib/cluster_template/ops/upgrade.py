@@ -30,6 +30,7 @@ upgrades a node that already runs the target.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -109,8 +110,9 @@ class NodeCheck:
             return f"{self.node.describe()}: left in progress by an earlier run ({current}); will be verified"
         if self.at_target:
             return f"{self.node.describe()}: at {self.node.target_version}"
+        source = _short(self.schematic) if self.schematic else "none (not an Image Factory image)"
         change = (f"{current} -> {self.node.target_version}" if self.version != self.node.target_version
-                  else f"schematic {_short(self.schematic)} -> {_short(self.node.target_schematic)}")
+                  else f"schematic {source} -> {_short(self.node.target_schematic)}")
         return f"{self.node.describe()}: {change}"
 
 
@@ -186,8 +188,12 @@ class Upgrader:
             problems.append(f"{node.describe()}: {error}")
         if version is None and state != IN_PROGRESS and not problems:
             problems.append(f"{node.describe()}: does not answer on the Talos API")
-        elif version is not None and schematic is None and node.target_schematic:
-            problems.append(f"{node.describe()}: cannot read its Image Factory schematic")
+        elif version is not None and (step := intermediate_minor(version, node.target_version)):
+            repository = node.image.rpartition(":")[0] or node.image
+            problems.append(f"{node.describe()}: runs {version}; Talos upgrades one minor release at a time, so "
+                            f"{node.target_version} is out of reach: first upgrade it to the latest {step} patch "
+                            f"(`talosctl -n {node.address} upgrade --image {repository}:{step}.<patch>`), then "
+                            "re-run")
         return NodeCheck(node, version, schematic, state, tuple(problems))
 
     def plan(self) -> UpgradePlan:
@@ -329,7 +335,8 @@ class Upgrader:
         say = self._say_for(node)
         say("left in progress by an earlier run; waiting for it to answer")
         poll(lambda: self._answers(node), gate="node answers on the Talos API", subject=node.name,
-             timeout=self.options.gate_timeout, interval=self.options.poll_interval, on_wait=say)
+             timeout=self.options.gate_timeout, interval=self.options.poll_interval, on_wait=say,
+             heartbeat=self.gates.heartbeat)
         passed, detail = self.gates.at_target_now(node)
         if not passed:
             say(f"{detail}: the earlier upgrade did not take effect; upgrading")
@@ -397,7 +404,10 @@ class Upgrader:
         if boot_before is None or self.talos.boot_id(node.address) != boot_before:
             return False
         stage = self.talos.probe_stage(node.address)
-        return stage.stage == "running" and not self.gates.at_target_now(node)[0]
+        try:
+            return stage.stage == "running" and not self.gates.at_target_now(node)[0]
+        except CommandError:
+            return False
 
     def _gates_after(self, node: ClusterNode) -> None:
         say = self._say_for(node)
@@ -459,6 +469,19 @@ class Upgrader:
             raise UpgradeStopped(f"{node.name}: {error}\nFix the cause, then run `{self.options.resume_command}` "
                                  "again.") from None
         return check
+
+
+def intermediate_minor(current: str, target: str) -> str | None:
+    """The first minor release between `current` and `target` (`v1.10.7`, `v1.12.1` -> `v1.11`),
+    or None when the upgrade skips none. Talos supports upgrades to the next minor release only."""
+    def minor(version: str) -> tuple[int, int] | None:
+        match = re.match(r"^v?(\d+)\.(\d+)\.", version)
+        return (int(match[1]), int(match[2])) if match else None
+
+    have, want = minor(current), minor(target)
+    if have is None or want is None or have[0] != want[0] or want[1] - have[1] <= 1:
+        return None
+    return f"v{have[0]}.{have[1] + 1}"
 
 
 def journal_target(inventory: Inventory) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from ..stopwatch import Stopwatch
 from ..validate import ValidationReport, validate_tree
 
 KUBERNETES_SCHEMA_VERSION = "1.35.0"
-# The project's caches (git-ignored state): kubectl builds by their inputs.
+# The project's caches (git-ignored state): kubectl builds by their inputs, compiled templates,
+# objects that passed their schema checks and parsed YAML.
 CACHE_DIR = Path(".inv") / "cache"
 # kustomize builds are mostly process start-up and I/O: four at a time is measurably faster than three
 # even on two cores (1.46 s → 1.26 s for the 31 builds of the all-components render).
@@ -23,7 +24,9 @@ def validate_rendered(root: Path, ex: Executor, secrets: Iterable[str] = (), sto
     the repository `project`, whose caches are used); `secrets` are the credential values no file
     outside `*.sops.*` may hold."""
     from .. import schemas
+    from ..safepath import inside
 
+    caches = project or root
     return validate_tree(
         root,
         executor=ex,
@@ -34,7 +37,8 @@ def validate_rendered(root: Path, ex: Executor, secrets: Iterable[str] = (), sto
         fetch_crd_schema=schemas.crd_schema,
         workers=KUSTOMIZE_WORKERS,
         stopwatch=stopwatch,
-        build_cache_dir=(project or root) / CACHE_DIR / "kustomize",
+        build_cache_dir=inside(caches, CACHE_DIR / "kustomize"),  # never written through a symlink leading out
+        cache_dir=inside(caches, CACHE_DIR / "validate"),
         secrets=secrets,
     )
 

@@ -112,6 +112,15 @@ SOURCES: tuple[CrdSource, ...] = (
         app_version_from="https://raw.githubusercontent.com/prometheus-community/helm-charts/"
                          "prometheus-operator-crds-{version}/charts/prometheus-operator-crds/Chart.yaml"),
     CrdSource(
+        # The cluster gets these CRDs from keycloak-k8s-resources at this tag (the GitRepository of
+        # identity/keycloak/ks.yaml), whose version is keycloak_operator_version's default.
+        "keycloak", ("k8s.keycloak.org",),
+        Pin("lib/cluster_template/config/components/keycloak.py",
+            r"keycloak_operator_version: SemVer = Field\(\s*\"([^\"]+)\""),
+        "keycloak/keycloak-k8s-resources", "{version}",
+        tuple(_raw(f"kubernetes/{plural}.k8s.keycloak.org-v1.yml") for plural in ("keycloaks", "keycloakrealmimports")),
+        license_file="LICENSE.txt"),
+    CrdSource(
         # flux-instance installs Flux 2.x; the CLI pin is the version the project is tested with.
         "flux", ("source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "helm.toolkit.fluxcd.io",
                  "notification.toolkit.fluxcd.io"),

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from ..nested import strings_in
 from ..run import REDACTED
 
 # A YAML key that holds a secret in a Talos machine config: `key`, `token`, `secret`,
@@ -34,23 +35,12 @@ def config_secret_values(documents: Any) -> Iterator[str]:
     if isinstance(documents, dict):
         for name, value in documents.items():
             if isinstance(name, str) and is_secret_key(name):
-                yield from _strings(value)
+                yield from strings_in(value)
             else:
                 yield from config_secret_values(value)
     elif isinstance(documents, list):
         for item in documents:
             yield from config_secret_values(item)
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
 
 
 def machine_config_secret_values(text: str) -> list[str]:

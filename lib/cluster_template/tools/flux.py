@@ -1,29 +1,11 @@
-"""flux: reconcile and status. `flux get` has no machine-readable output, so its table is parsed."""
+"""flux: reconcile. Readiness is read through the Kubernetes API (`cluster.flux`), not from
+`flux get`, whose table has no machine-readable form."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from ..errors import CommandError
 from ..run import CommandResult, Executor
-from .output import table
 
 DEFAULT_TIMEOUT = 300.0
-
-
-@dataclass(frozen=True)
-class FluxObject:
-    kind: str
-    namespace: str
-    name: str
-    ready: str  # True | False | Unknown
-    suspended: bool
-    revision: str
-    message: str
-
-    @property
-    def is_ready(self) -> bool:
-        return self.ready == "True"
 
 
 class Flux:
@@ -41,19 +23,3 @@ class Flux:
         if with_source:
             args.append("--with-source")
         return self.ex.run(self.argv(*args), readonly=False, timeout=self.timeout + 60)
-
-    def get(self, kind: str) -> list[FluxObject]:
-        """Every object of `kind` (kustomizations, helmreleases, "sources git", ...) in all namespaces."""
-        try:
-            result = self.ex.run(self.argv("get", *kind.split(), "--all-namespaces"), readonly=True, timeout=60)
-        except CommandError as error:
-            if "no " in error.stderr_tail and "objects found" in error.stderr_tail:
-                return []
-            raise
-        rows = table(result.stdout)
-        return [FluxObject(kind, row.get("namespace", ""), row.get("name", ""), row.get("ready", "Unknown"),
-                           row.get("suspended", "False") == "True", row.get("revision", ""), row.get("message", ""))
-                for row in rows]
-
-    def check(self) -> CommandResult:
-        return self.ex.run(self.argv("check"), readonly=True, timeout=120, check=False)

@@ -24,6 +24,8 @@ DEFAULT_TIMEOUT = 60.0
 # Seconds a long-running talosctl (upgrade --wait, upgrade-k8s) gets after SIGINT/SIGTERM to stop
 # its watch and close its connections; the operation itself continues on the node.
 STOP_GRACE = 15.0
+# `talosctl health` only reads: after SIGINT it has little to finish.
+HEALTH_STOP_GRACE = 5.0
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,12 @@ class Talosctl:
                            direct=direct)
         return json_stream(result.stdout, tool="talosctl")
 
-    def probe_stage(self, node: str, *, timeout: float = 15, direct: bool = False) -> NodeStage:
-        """The machine stage, asking securely first and then in maintenance (insecure) mode."""
+    def probe_stage(self, node: str, *, timeout: float = 15, direct: bool = False,
+                    maintenance: bool = True) -> NodeStage:
+        """The machine stage, asking securely first and then (unless `maintenance` is False) in
+        maintenance (insecure) mode."""
         errors = []
-        for insecure in (False, True):
+        for insecure in (False, True) if maintenance else (False,):
             if not insecure and self.talosconfig is None:
                 continue
             try:
@@ -131,7 +135,8 @@ class Talosctl:
             args += ["--control-plane-nodes", ",".join(control_planes)]
         if workers:
             args += ["--worker-nodes", ",".join(workers)]
-        return self._run(*args, node=node, timeout=timeout, check=False)
+        # In its own process group like the long-running commands, so the wait shows progress.
+        return self._run(*args, node=node, timeout=timeout, check=False, stop_grace=HEALTH_STOP_GRACE)
 
     # -- changes -----------------------------------------------------------------------------
 
@@ -149,7 +154,10 @@ class Talosctl:
         return self._run("bootstrap", node=node, readonly=False, check=False, direct=direct)
 
     def kubeconfig(self, target: Path, node: str, *, direct: bool = False) -> CommandResult:
-        return self._run("kubeconfig", str(target), "--force", node=node, readonly=False, direct=direct)
+        """Write the admin kubeconfig to `target`, replacing the file: talosctl merges into an
+        existing file by default, which would keep a previous cluster's contexts and credentials."""
+        return self._run("kubeconfig", str(target), "--force", "--merge=false", node=node, readonly=False,
+                         direct=direct)
 
     def upgrade(self, node: str, image: str, *, timeout: str = "10m", preserve: bool = False) -> CommandResult:
         args = ["upgrade", "--image", image, "--timeout", timeout, "--wait"]

@@ -21,6 +21,7 @@ Every problem is one `ValidationIssue`; nothing found in the tree is skipped sil
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,6 +57,7 @@ def validate_tree(
     fetch_crd_schema: Callable[[str], Path | None] | None = None,
     stopwatch: Stopwatch | None = None,
     build_cache_dir: Path | None = None,
+    cache_dir: Path | None = None,
     in_process_builds: bool = True,
     secrets: Iterable[str] = (),
     entry_points: Iterable[str] = DEFAULT_ENTRY_POINTS,
@@ -74,7 +76,10 @@ def validate_tree(
     `schema_dir` (by its path relative to it) and returns where it put it, or None if none exists.
     `stopwatch`, when given, records the time of each stage. `build_cache_dir` keeps successful
     kubectl builds by a digest of their inputs (see `buildcache`); `in_process_builds=False` sends
-    every kustomization to kubectl (for comparing the two).
+    every kustomization to kubectl (for comparing the two). `cache_dir` keeps, between runs, which objects
+    passed their schema checks (by a digest of the object, its schema and the validator: `verdicts`)
+    and the parsed YAML of every stream read (by a digest of its text: `yamldocs.ParsedStreams`), so
+    an unchanged file is neither parsed nor validated again.
 
     The guards run on the same tree: no value of `secrets` (the configuration's credentials) in a
     file outside `*.sops.*` (`leaks`), every chart and image pinned to an exact version (`pins`), and
@@ -83,19 +88,10 @@ def validate_tree(
     Raises ValidationSetupError when the validator cannot run (schema folder missing, Kubernetes
     version not shipped by kubernetes-validate); problems of the tree are returned, never raised.
     """
-    from ..stopwatch import stage
-    from .buildcache import BuildCache
-    from .fluxbuild import FluxBuilds
-    from .fluxgraph import check_flux_graph
     from .issues import IssueCollector
-    from .kustomize import Builder
-    from .leaks import find_leaks, tracked_files
-    from .pins import check_pins
-    from .reach import check_reachable
-    from .objects import Located, ObjectChecker
-    from .scan import scan_tree
     from .schemas import SchemaStore
-    from .talos import check_talos
+    from .verdicts import Verdicts
+    from .yamldocs import ParsedStreams
 
     root = Path(root).resolve()
     if not root.is_dir():
@@ -103,9 +99,37 @@ def validate_tree(
     external = frozenset(external_sources)
     store = SchemaStore(Path(schema_dir), kubernetes_version, fetch_crd_schema)
     collector = IssueCollector()
+    verdicts = Verdicts(cache_dir / "schema-verdicts") if cache_dir is not None else None
+    parsed = ParsedStreams(cache_dir / "parsed-yaml.marshal") if cache_dir is not None else None
+    with parsed.using() if parsed is not None else contextlib.nullcontext():
+        report = _validate(root, executor, store, collector, verdicts, external, workers=workers, kubectl=kubectl,
+                           in_process=in_process_builds, build_cache_dir=build_cache_dir, secrets=secrets,
+                           entry_points=entry_points, talos_schema=talos_schema, talconfig_schema=talconfig_schema,
+                           stopwatch=stopwatch)
+    if not executor.dry:
+        for cache in (verdicts, parsed):
+            if cache is not None:
+                cache.save()
+    return report
+
+
+def _validate(root, executor, store, collector, verdicts, external, *, workers, kubectl, in_process,
+              build_cache_dir, secrets, entry_points, talos_schema, talconfig_schema, stopwatch) -> ValidationReport:
+    from ..stopwatch import stage
+    from .buildcache import BuildCache
+    from .fluxbuild import FluxBuilds
+    from .fluxgraph import check_flux_graph
+    from .kustomize import Builder
+    from .leaks import find_leaks, tracked_files
+    from .objects import Located, ObjectChecker
+    from .pins import check_pins
+    from .reach import check_reachable
+    from .scan import scan_tree
+    from .talos import check_talos
+
     with stage(stopwatch, "validate: scan + parse"):
         tree = scan_tree(root, collector)
-    checker = ObjectChecker(store, collector)
+    checker = ObjectChecker(store, collector, verdicts)
     with stage(stopwatch, "validate: patch files"):
         for source in tree.files.values():
             if source.role == "patch":
@@ -113,8 +137,7 @@ def validate_tree(
                     if doc is not None:
                         checker.check_patch(Located(doc, source.rel, index), doc)
     cache = BuildCache(build_cache_dir) if build_cache_dir is not None else None
-    builder = Builder(root, executor, tree, workers=workers, kubectl=kubectl, in_process=in_process_builds,
-                      cache=cache)
+    builder = Builder(root, executor, tree, workers=workers, kubectl=kubectl, in_process=in_process, cache=cache)
     objects = FluxBuilds(tree, builder, checker, collector, external).run(stopwatch)
     with stage(stopwatch, "validate: flux graph"):
         check_flux_graph(objects, root, external, collector)
@@ -123,5 +146,6 @@ def validate_tree(
         check_reachable(tree, objects, collector, entry_points=entry_points, external=external)
         collector.extend(find_leaks(tracked_files(root), secrets))
     with stage(stopwatch, "validate: talos"):
-        check_talos(root, store, collector, talos_schema=talos_schema, talconfig_schema=talconfig_schema)
+        check_talos(root, store, collector, talos_schema=talos_schema, talconfig_schema=talconfig_schema,
+                    verdicts=verdicts)
     return collector.report(redact=executor.redactor.redact)

@@ -18,13 +18,14 @@ import os
 import posixpath
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from .kustbuild import KUSTOMIZATION_FILENAMES
+from ..nested import strings_in
+from .kustomize import KUSTOMIZATION_FILENAMES, walk_folders, walk_sorted
+from .yamldocs import YamlSyntaxError, load_documents
 
 FORMAT = "kustomize-build-cache-1"
 MAX_ENTRIES = 512
-_MODULES = ("kustomize.py", "kustbuild.py", "buildcache.py")
+_MODULES = ("kustomize.py", "kustbuild.py", "buildcache.py", "../nested.py")
 _REMOTE_MARKERS = ("://", "github.com/", "gitlab.com/", "bitbucket.org/", "git@")
 
 
@@ -95,39 +96,42 @@ class BuildCache:
             path.unlink(missing_ok=True)
 
 
+class _NotCacheable(Exception):
+    """The build may read something outside the tree, or its kustomization does not parse."""
+
+
 def build_inputs(root: Path, rel: str) -> list[str] | None:
     """Every file a kustomize build of `rel` could read (see the module docstring), sorted; None when
     the build may read something outside the tree."""
     files: set[str] = set()
-    pending, seen = [rel], set()
-    while pending:
-        directory = pending.pop()
-        if directory in seen:
-            continue
-        seen.add(directory)
+
+    def visit(directory: str) -> list[str]:
         files.update(_files_below(root, directory))
+        folders = []
         for name in KUSTOMIZATION_FILENAMES:
             path = root / directory / name
             if not path.is_file():
                 continue
             try:
-                from .yamldocs import YamlSyntaxError, load_documents
-
                 documents = load_documents(path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, YamlSyntaxError):
-                return None  # kubectl reports it; nothing to cache
-            for value in _strings(documents):
+                raise _NotCacheable from None  # kubectl reports it; nothing to cache
+            for value in strings_in(documents):
                 if any(marker in value for marker in _REMOTE_MARKERS):
-                    return None
+                    raise _NotCacheable
                 target = _resolve(directory, value)
-                if target is None:
-                    continue
                 if target == _OUTSIDE:
-                    return None
-                if (root / target).is_dir():
-                    pending.append(target)
-                elif (root / target).is_file():
+                    raise _NotCacheable
+                if target is not None and (root / target).is_dir():
+                    folders.append(target)
+                elif target is not None and (root / target).is_file():
                     files.add(target)
+        return folders
+
+    try:
+        walk_folders(rel, visit)
+    except _NotCacheable:
+        return None
     return sorted(files)
 
 
@@ -147,19 +151,6 @@ def _resolve(directory: str, value: str) -> str | None:
 
 
 def _files_below(root: Path, directory: str) -> Iterator[str]:
-    base = root / directory
-    for current, dirnames, filenames in os.walk(base):
-        dirnames.sort()
-        for name in sorted(filenames):
-            yield (Path(current) / name).relative_to(root).as_posix()
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
+    for current, _, filenames in walk_sorted(root / directory):
+        for name in filenames:
+            yield (current / name).relative_to(root).as_posix()

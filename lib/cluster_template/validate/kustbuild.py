@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..nested import strings_in
+
 KUSTOMIZATION_FILENAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 SUPPORTED_FIELDS = frozenset({"apiVersion", "kind", "resources", "components", "namespace"})
 _API_VERSIONS = {"Kustomization": "kustomize.config.k8s.io/v1beta1", "Component": "kustomize.config.k8s.io/v1alpha1"}
@@ -311,7 +313,7 @@ def _substitution_text(data: Mapping) -> str:
     strings as literal blocks). Only objects with a `${` need it; libyaml's emitter, which go-yaml's
     is a port of, makes the same choice of style for those strings. Anything that does not read
     back as the object goes to kubectl."""
-    if not any("${" in value for value in _strings(data)):
+    if not any("${" in value for value in strings_in(data, keys=True)):
         return "{}\n"  # never substituted: the data is used as it is
     try:
         import yaml
@@ -338,15 +340,3 @@ def _literal_dumper(yaml):
 
     LiteralDumper.add_representer(str, represent_str)
     return LiteralDumper
-
-
-def _strings(value: Any):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(key)
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)

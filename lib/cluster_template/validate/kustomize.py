@@ -15,21 +15,24 @@ kustomization file, built on its own (Flux does not descend into those).
 
 from __future__ import annotations
 
+import os
 import posixpath
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import CommandTimeout
 from ..run import Executor
 from ..tools.kubectl import find_kubectl, kustomize_argv
-from .buildcache import BuildCache
 from .issues import ValidationIssue
 from .schemas import format_path
 from .yamldocs import document_texts, dump_document, split_stream
+
+if TYPE_CHECKING:
+    from .buildcache import BuildCache
 
 KUSTOMIZATION_FILENAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 KUSTOMIZE_API_GROUP = "kustomize.config.k8s.io"
@@ -52,7 +55,7 @@ def is_kustomization_file(path: str) -> bool:
 
 
 def has_kustomization(directory: Path) -> bool:
-    return any((directory / name).is_file() for name in KUSTOMIZATION_FILENAMES)
+    return kustomization_name(directory) is not None
 
 
 @dataclass
@@ -271,7 +274,7 @@ class Builder:
     def _generated(self, rel: str, result: Build) -> None:
         # What kustomize-controller generates for a path without a kustomization file.
         directory = self.root / rel
-        for current, dirnames, filenames in _walk(directory):
+        for current, dirnames, filenames in walk_sorted(directory):
             current_rel = posixpath.normpath(posixpath.join(rel, current.relative_to(directory).as_posix()))
             for name in sorted(dirnames):
                 if name.startswith("."):
@@ -302,34 +305,52 @@ def resource_files(directory: str, files: FileSource) -> set[str]:
     """The files a kustomize build of `directory` reads as resources: its kustomization's
     `resources`, `components` and `bases` entries, following directories recursively."""
     found: set[str] = set()
-    pending, seen = [directory], set()
-    while pending:
-        current = pending.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        names = [name for name in KUSTOMIZATION_FILENAMES if (files.root / current / name).is_file()]
-        if not names:
-            continue
-        for doc in files.source(posixpath.normpath(posixpath.join(current, names[0]))).documents:
-            if not isinstance(doc, dict):
-                continue
-            for field_name in ("resources", "components", "bases"):
-                for entry in _list(doc.get(field_name)):
-                    if not isinstance(entry, str) or _is_remote(entry):
-                        continue
-                    target = posixpath.normpath(posixpath.join(current, entry))
-                    if (files.root / target).is_dir():
-                        pending.append(target)
-                    else:
-                        found.add(target)
+
+    def visit(folder: str) -> list[str]:
+        name = kustomization_name(files.root / folder)
+        if name is None:
+            return []
+        return follow_resources(files.root, folder, files.source(posixpath.join(folder, name)).documents, found)
+
+    walk_folders(directory, visit)
     return found
 
 
-def _walk(directory: Path):
-    """os.walk in sorted order that lets the caller prune `dirnames`."""
-    import os
+def kustomization_name(directory: Path) -> str | None:
+    """The name of the kustomization file in `directory` (the first kustomize looks for), or None."""
+    return next((name for name in KUSTOMIZATION_FILENAMES if (directory / name).is_file()), None)
 
+
+def walk_folders(start: str, visit: Callable[[str], Iterable[str]]) -> None:
+    """Call `visit` on `start` and, transitively, on every folder it returns, once each (two
+    kustomizations may name the same folder)."""
+    pending, seen = [start], set()
+    while pending:
+        folder = pending.pop()
+        if folder not in seen:
+            seen.add(folder)
+            pending.extend(visit(folder))
+
+
+def follow_resources(root: Path, folder: str, documents: Iterable[Any], found: set[str]) -> list[str]:
+    """The local `resources`, `components` and `bases` entries of the kustomization documents of
+    `folder`: files are added to `found`, folders returned (to be walked in turn)."""
+    folders = []
+    for doc in documents:
+        if not isinstance(doc, dict):
+            continue
+        for field_name in ("resources", "components", "bases"):
+            for entry in _list(doc.get(field_name)):
+                if not isinstance(entry, str) or _is_remote(entry):
+                    continue
+                target = posixpath.normpath(posixpath.join(folder, entry))
+                (folders.append(target) if (root / target).is_dir() else found.add(target))
+    return folders
+
+
+def walk_sorted(directory: Path) -> Iterator[tuple[Path, list[str], list[str]]]:
+    """os.walk in sorted order (names sorted in place, so the caller may still prune `dirnames`)."""
     for current, dirnames, filenames in os.walk(directory):
         dirnames.sort()
+        filenames.sort()
         yield Path(current), dirnames, filenames

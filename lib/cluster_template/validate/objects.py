@@ -8,7 +8,8 @@ from typing import Any
 
 from .issues import IssueCollector, ValidationIssue
 from .patches import json_patch_problems, without_directives
-from .schemas import SchemaStore, check, format_path
+from .schemas import SchemaHandle, SchemaStore, check, format_path
+from .verdicts import Verdicts, checked
 from .yamldocs import YamlSyntaxError, load_documents
 
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
@@ -84,9 +85,10 @@ def is_flux_kustomization(data: Any) -> bool:
 class ObjectChecker:
     """Checks Kubernetes objects (whole, or as patches) against their schemas and counts them."""
 
-    def __init__(self, store: SchemaStore, collector: IssueCollector):
+    def __init__(self, store: SchemaStore, collector: IssueCollector, verdicts: Verdicts | None = None):
         self.store = store
         self.collector = collector
+        self.verdicts = verdicts  # objects that passed before are not validated again
 
     def check_object(self, obj: Located) -> None:
         data = obj.data
@@ -108,13 +110,17 @@ class ObjectChecker:
         if handle is None:
             self.collector.add(obj.issue("", self._no_schema(data["apiVersion"], data["kind"])))
             return
-        problems = check(handle, data)
-        if handle.is_crd and isinstance(data.get("metadata"), Mapping):
-            problems += check(self.store.object_meta(), data["metadata"], prefix=["metadata"])
+        problems = checked(self.verdicts, handle.source, data, lambda: self._schema_problems(handle, data))
         for problem in problems:
             self.collector.add(obj.issue(problem.path, problem.message))
         self.collector.count(data["kind"])
         self._check_inline_patches(obj)
+
+    def _schema_problems(self, handle: SchemaHandle, data: Mapping) -> list:
+        problems = check(handle, data)
+        if handle.is_crd and isinstance(data.get("metadata"), Mapping):
+            problems += check(self.store.object_meta(), data["metadata"], prefix=["metadata"])
+        return problems
 
     def check_patch(self, obj: Located, document: Any, prefix: Sequence[str | int] = ()) -> None:
         """A strategic-merge patch (mapping) or JSON6902 operations (list), located at `prefix`."""
@@ -135,7 +141,9 @@ class ObjectChecker:
             self.collector.add(obj.issue(list(prefix), self._no_schema(api_version, kind)))
             return
         cleaned = without_directives(document)
-        for problem in check(handle, cleaned, prefix=prefix):
+        problems = checked(self.verdicts, handle.source + "\0patch", cleaned,
+                           lambda: check(handle, cleaned, prefix=prefix))
+        for problem in problems:
             self.collector.add(obj.issue(problem.path, problem.message))
         self.collector.count(f"{kind} patch")
         if isinstance(cleaned, Mapping):

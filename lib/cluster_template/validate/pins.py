@@ -37,6 +37,10 @@ _EXACT = re.compile(r"^(?:v?\d+\.\d+\.\d+(?:[-+._][0-9A-Za-z][0-9A-Za-z.+_-]*)?"
 # Images whose project numbers each release with one integer (`http-https-echo:40` is a release,
 # not a moving major tag as `postgres:16` is). Every other image needs major.minor.patch.
 SINGLE_NUMBER_RELEASES = frozenset({"ghcr.io/mendhak/http-https-echo", "mendhak/http-https-echo"})
+# PostgreSQL numbers each release major.minor since version 10 (`17.6` is a release, `17` moves);
+# the official image adds a variant (`17.6-alpine`).
+TWO_NUMBER_RELEASES = frozenset({"postgres", "docker.io/library/postgres"})
+_TWO_NUMBER = re.compile(r"^\d+\.\d+(?:-[0-9A-Za-z][0-9A-Za-z.-]*)?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 _FIX = "pin an exact version (like 1.2.3) or a digest (@sha256:...)"
@@ -48,6 +52,8 @@ def version_problem(value: Any, what: str, image: str | None = None) -> str | No
         return f"{what} has no version (it would float to the newest); {_FIX}"
     text = str(value).strip()
     if image in SINGLE_NUMBER_RELEASES and text.isdigit():
+        return None
+    if image in TWO_NUMBER_RELEASES and _TWO_NUMBER.match(text):
         return None
     if text == "latest" or not _EXACT.match(text):
         return f"{what} {text!r} is not an exact version; {_FIX}"

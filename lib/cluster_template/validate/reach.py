@@ -17,7 +17,8 @@ from pathlib import Path
 from .defaults import DEFAULT_ENTRY_POINTS
 from .fluxbuild import is_external, normalized_path, reference, spec_of
 from .issues import IssueCollector, ValidationIssue
-from .kustomize import KUSTOMIZATION_FILENAMES, KustomizeReferences, _is_remote, _list, check_kustomization
+from .kustomize import (KustomizeReferences, check_kustomization, follow_resources, has_kustomization,
+                        kustomization_name, walk_folders)
 from .objects import Located, is_flux_kustomization
 from .scan import SourceTree
 
@@ -83,52 +84,43 @@ def _folder_files(tree: SourceTree, folder: str) -> set[str]:
     """Every file a build of `folder` reads."""
     root = Path(tree.root)
     found: set[str] = set()
-    pending, seen = [folder], set()
-    while pending:
-        current = pending.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        names = [name for name in KUSTOMIZATION_FILENAMES if (root / current / name).is_file()]
-        if not names:
-            found |= _generated(root, current, pending)
-            continue
-        kustomization = posixpath.join(current, names[0])
+
+    def visit(current: str) -> list[str]:
+        name = kustomization_name(root / current)
+        if name is None:
+            return _generated(root, current, found)
+        kustomization = posixpath.join(current, name)
         found.add(kustomization)
+        documents = tree.source(kustomization).documents
         refs = KustomizeReferences()
-        for index, doc in enumerate(tree.source(kustomization).documents):
-            if not isinstance(doc, dict):
-                continue
-            check_kustomization(root, kustomization, index, doc, refs)  # problems are reported by the scan
-            for field_name in ("resources", "components", "bases"):
-                for entry in _list(doc.get(field_name)):
-                    if not isinstance(entry, str) or _is_remote(entry):
-                        continue
-                    target = posixpath.normpath(posixpath.join(current, entry))
-                    (pending.append(target) if (root / target).is_dir() else found.add(target))
-        found |= refs.data_files | refs.patch_files | refs.config_files
+        for index, doc in enumerate(documents):
+            if isinstance(doc, dict):
+                check_kustomization(root, kustomization, index, doc, refs)  # problems are reported by the scan
+        found.update(refs.data_files | refs.patch_files | refs.config_files)
+        return follow_resources(root, current, documents, found)
+
+    walk_folders(folder, visit)
     return found
 
 
-def _generated(root: Path, folder: str, pending: list[str]) -> set[str]:
+def _generated(root: Path, folder: str, found: set[str]) -> list[str]:
     """What kustomize-controller applies for a folder without a kustomization file: every YAML file
-    below it, and sub-folders that have a kustomization file, built on their own."""
-    found: set[str] = set()
+    below it (added to `found`), and sub-folders that have a kustomization file, built on their own
+    (returned)."""
+    folders: list[str] = []
     directory = root / folder
     if not directory.is_dir():
-        return found
+        return folders
     for path in sorted(directory.rglob("*")):
         rel = path.relative_to(root).as_posix()
         inner = path.relative_to(directory).parts
         if any(part.startswith(".") for part in inner):
             continue
-        below_kustomization = any(
-            any((directory.joinpath(*inner[:depth]) / name).is_file() for name in KUSTOMIZATION_FILENAMES)
-            for depth in range(1, len(inner)))
+        below_kustomization = any(has_kustomization(directory.joinpath(*inner[:depth])) for depth in range(1, len(inner)))
         if below_kustomization:  # that folder's kustomization file decides
             continue
-        if path.is_dir() and any((path / name).is_file() for name in KUSTOMIZATION_FILENAMES):
-            pending.append(rel)
+        if path.is_dir() and has_kustomization(path):
+            folders.append(rel)
         elif path.is_file() and path.suffix in (".yaml", ".yml"):
             found.add(rel)
-    return found
+    return folders

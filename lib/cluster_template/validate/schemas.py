@@ -24,8 +24,8 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +46,17 @@ _BASE64 = re.compile(r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]
 
 @dataclass(frozen=True)
 class SchemaHandle:
-    """A ready validator and a short label naming its schema (for messages)."""
+    """A validator (built on first use: an object whose verdict is cached never needs it) and a
+    short label naming its schema (for messages)."""
 
     label: str
-    validator: Any
+    build: Callable[[], Any] = field(repr=False, compare=False)
     is_crd: bool = False
+    source: str = ""  # what the verdict depends on: the schema file's path and a digest of its bytes
+
+    @cached_property
+    def validator(self) -> Any:
+        return self.build()
 
 
 class SchemaStore:
@@ -79,8 +85,8 @@ class SchemaStore:
         """Core ObjectMeta (used for CRD objects, whose schemas leave metadata open)."""
         return self._cached(("object-meta",), lambda: SchemaHandle(
             f"kubernetes {self.core_dir.name} ObjectMeta",
-            _validator_class(False)({"$ref": OBJECT_META_REF}, registry=_core_registry(str(self.core_dir)),
-                                    format_checker=_format_checker())))
+            lambda: _validator_class(False)({"$ref": OBJECT_META_REF}, registry=_core_registry(str(self.core_dir)),
+                                            format_checker=_format_checker())))
 
     def _object_handle(self, api_version: str, kind: str, relaxed: bool) -> SchemaHandle | None:
         group, _, version = api_version.rpartition("/")
@@ -90,23 +96,18 @@ class SchemaStore:
             schema = load_json(str(core_file))
             declared = schema.get("x-kubernetes-group-version-kind") or []
             if {"group": group, "version": version, "kind": kind} in declared:
-                validator = _validator_class(relaxed)(
-                    schema, registry=_core_registry(str(self.core_dir)), format_checker=_format_checker())
-                return SchemaHandle(f"kubernetes {self.core_dir.name} {core_file.name}", validator)
+                return SchemaHandle(
+                    f"kubernetes {self.core_dir.name} {core_file.name}",
+                    lambda: _validator_class(relaxed)(schema, registry=_core_registry(str(self.core_dir)),
+                                                      format_checker=_format_checker()),
+                    source=_file_identity(core_file) + "\0" + _file_identity(self.core_dir))
         if group:
             crd_file = self.crd_dir / group / f"{kind.lower()}_{version}.json"
             if not crd_file.is_file() and self.fetch_crd_schema is not None:
                 crd_file = self.fetch_crd_schema(f"{group}/{kind.lower()}_{version}.json") or crd_file
             if crd_file.is_file():
-                schema = dict(load_json(str(crd_file)))
-                if "properties" in schema and "additionalProperties" not in schema:
-                    # Closing the top level must not reject the envelope some vendored schemas omit.
-                    envelope = {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
-                                "metadata": {"type": "object"}}
-                    schema["properties"] = {**envelope, **schema["properties"]}
-                    schema["additionalProperties"] = False
-                validator = _validator_class(relaxed)(schema, format_checker=_format_checker())
-                return SchemaHandle(f"{group}/{crd_file.name}", validator, is_crd=True)
+                return SchemaHandle(f"{group}/{crd_file.name}", lambda: _crd_validator(crd_file, relaxed), is_crd=True,
+                                    source=_file_identity(crd_file) + "\0" + _file_identity(self.core_dir))
         return None
 
     # -- other schema files -----------------------------------------------------------------
@@ -126,7 +127,8 @@ class SchemaStore:
                 schema = {key: value for key, value in schema.items() if key in {"$schema", "$id", "$defs"}}
                 schema["$ref"] = f"#/$defs/{definition}"
                 label = f"{path.name}#/$defs/{definition}"
-            return SchemaHandle(label, _validator_class(relaxed)(schema, format_checker=_format_checker()))
+            return SchemaHandle(label, lambda: _validator_class(relaxed)(schema, format_checker=_format_checker()),
+                                source=f"{_file_identity(path)}\0{definition}\0{relaxed}")
 
         return self._cached(("file", str(path), definition, relaxed), build)
 
@@ -135,6 +137,27 @@ class SchemaStore:
             if key not in self._cache:
                 self._cache[key] = build()
             return self._cache[key]
+
+
+def _crd_validator(crd_file: Path, relaxed: bool):
+    schema = dict(load_json(str(crd_file)))
+    if "properties" in schema and "additionalProperties" not in schema:
+        # Closing the top level must not reject the envelope some vendored schemas omit.
+        envelope = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"}}
+        schema["properties"] = {**envelope, **schema["properties"]}
+        schema["additionalProperties"] = False
+    return _validator_class(relaxed)(schema, format_checker=_format_checker())
+
+
+@lru_cache(maxsize=None)
+def _file_identity(path: Path) -> str:
+    """A schema file as its path and the digest of its bytes; the core folder as the digest of the
+    definitions every core schema refers to (ObjectMeta among them)."""
+    import hashlib
+
+    if path.is_dir():
+        return _file_identity(path / "_definitions.json")
+    return f"{path}:{hashlib.sha256(path.read_bytes()).hexdigest()}"
 
 
 def core_schema_dir(kubernetes_version: str) -> Path:

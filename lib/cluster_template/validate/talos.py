@@ -20,6 +20,7 @@ from typing import Any
 from .issues import IssueCollector, ValidationIssue
 from .patches import json_patch_problems, without_directives
 from .schemas import SchemaStore, check, format_path, load_json
+from .verdicts import Verdicts, checked
 from .yamldocs import YamlSyntaxError, load_documents, without_sops
 
 PATCH_DIR = "talos/patches"
@@ -28,7 +29,7 @@ V1ALPHA1_CONFIG = "v1alpha1.Config"
 
 
 def check_talos(root: Path, store: SchemaStore, collector: IssueCollector, *, talos_schema: Path | None,
-                talconfig_schema: Path | None) -> None:
+                talconfig_schema: Path | None, verdicts: Verdicts | None = None) -> None:
     patch_files = sorted(p.relative_to(root).as_posix() for p in (root / PATCH_DIR).rglob("*")
                          if p.is_file() and p.name.endswith((".yaml", ".yml"))) if (root / PATCH_DIR).is_dir() else []
     for rel in patch_files:
@@ -42,7 +43,7 @@ def check_talos(root: Path, store: SchemaStore, collector: IssueCollector, *, ta
         kinds = _kind_definitions(Path(talos_schema))
         for index, doc in enumerate(documents):
             if doc is not None:
-                _check_patch(rel, index, doc, store, Path(talos_schema), kinds, collector)
+                _check_patch(rel, index, doc, store, Path(talos_schema), kinds, collector, verdicts)
 
     if (root / TALCONFIG).is_file():
         documents = _read(root, TALCONFIG, collector)
@@ -56,13 +57,13 @@ def check_talos(root: Path, store: SchemaStore, collector: IssueCollector, *, ta
         for index, doc in enumerate(documents):
             if doc is None:
                 continue
-            for problem in check(handle, doc):
+            for problem in checked(verdicts, handle.source, doc, lambda: check(handle, doc)):
                 collector.add(ValidationIssue(TALCONFIG, index, "talconfig", path=problem.path, message=problem.message))
             collector.count("talconfig")
 
 
 def _check_patch(rel: str, index: int, doc: Any, store: SchemaStore, schema: Path, kinds: dict[str, str],
-                 collector: IssueCollector) -> None:
+                 collector: IssueCollector, verdicts: Verdicts | None) -> None:
     if isinstance(doc, list):
         for path, message in json_patch_problems(doc):
             collector.add(ValidationIssue(rel, index, "Talos JSON patch", path=format_path(path), message=message))
@@ -84,7 +85,8 @@ def _check_patch(rel: str, index: int, doc: Any, store: SchemaStore, schema: Pat
                                       message=f"{kind!r} is not a document kind of {schema.name}"))
         return
     name = doc.get("name") if isinstance(doc.get("name"), str) else None
-    for problem in check(handle, without_directives(doc)):
+    cleaned = without_directives(doc)
+    for problem in checked(verdicts, handle.source, cleaned, lambda: check(handle, cleaned)):
         collector.add(ValidationIssue(rel, index, label, name=name, path=problem.path, message=problem.message))
     collector.count(label)
 

@@ -102,6 +102,13 @@ def _construct_int12(loader, node) -> int:
 def load_documents(text: str) -> list[Any]:
     """Every document of a YAML stream, as plain Python values (dates become ISO strings, as they
     reach the API server). Empty documents come back as None. Raises YamlSyntaxError."""
+    memo = _memo
+    if memo is None:
+        return _parse(text)
+    return memo.load(text)
+
+
+def _parse(text: str) -> list[Any]:
     fast = _fast_loader()
     if fast is not None:
         loader_class, yaml = fast
@@ -125,6 +132,100 @@ def load_documents(text: str) -> list[Any]:
         raise YamlSyntaxError(problem, line) from None
     except YAMLError as exc:
         raise YamlSyntaxError(str(exc).strip().splitlines()[0]) from None
+
+
+_memo: ParsedStreams | None = None  # the one in use (`ParsedStreams.using`), else None
+
+
+class ParsedStreams:
+    """YAML streams parsed by an earlier run, kept by a digest of their text, so a file that did not
+    change is not parsed again (parsing is most of what is left of the validator's time).
+
+    An entry is the marshalled list of documents: plain values only, and every load returns fresh
+    objects, so no caller can change what another one reads. The key also digests this module's
+    source and the parser in use (libyaml or ruamel, and its version). Only streams that parse are
+    stored, so every syntax error is found afresh; `save` writes the streams read in this run alone
+    (the cache never outgrows one tree), atomically, and anything unreadable in it is ignored."""
+
+    FORMAT = b"parsed-yaml-1"
+
+    def __init__(self, path):
+        import hashlib
+        from pathlib import Path
+
+        self.path = Path(path)
+        fast = _fast_loader()
+        parser = f"libyaml {fast[1].__version__}" if fast is not None else "ruamel"
+        self._salt = hashlib.sha256(self.FORMAT + b"\0" + parser.encode() + b"\0"
+                                    + Path(__file__).read_bytes()).digest()
+        self._old = self._read()
+        self._used: dict[bytes, bytes] = {}
+        self._lock = threading.Lock()
+
+    def _read(self) -> dict:
+        import marshal
+
+        try:
+            data = marshal.loads(self.path.read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
+            return {}
+        if not isinstance(data, dict) or data.get(b"salt") != self._salt or not isinstance(data.get(b"streams"), dict):
+            return {}
+        return data[b"streams"]
+
+    def load(self, text: str) -> list[Any]:
+        import hashlib
+        import marshal
+
+        key = hashlib.sha256(self._salt + text.encode("utf-8", "surrogatepass")).digest()
+        entry = self._used.get(key) or self._old.get(key)
+        if isinstance(entry, bytes):
+            try:
+                documents = marshal.loads(entry)
+            except (ValueError, EOFError, TypeError):
+                documents = None
+            if isinstance(documents, list):
+                with self._lock:
+                    self._used[key] = entry
+                return documents
+        documents = _parse(text)
+        try:
+            entry = marshal.dumps(documents)
+        except ValueError:  # not plain values: never stored
+            return documents
+        with self._lock:
+            self._used[key] = entry
+        return marshal.loads(entry)  # the caller's copy is not the stored one
+
+    def using(self):
+        """Make `load_documents` read through this cache within a `with` block."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def active():
+            global _memo
+            previous, _memo = _memo, self
+            try:
+                yield self
+            finally:
+                _memo = previous
+
+        return active()
+
+    def save(self) -> None:
+        """Write the streams of this run (best effort: a cache that cannot be written only costs time)."""
+        import marshal
+        import os
+
+        if set(self._used) == set(self._old):
+            return
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_bytes(marshal.dumps({b"salt": self._salt, b"streams": dict(self._used)}))
+            os.replace(temporary, self.path)
+        except OSError:
+            temporary.unlink(missing_ok=True)
 
 
 def dump_document(data: Any) -> str:

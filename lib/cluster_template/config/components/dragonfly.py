@@ -34,9 +34,8 @@ class CacheConsumer:
 # Commands an application cache needs, without the administrative ones (FLUSHALL, CONFIG, KEYS ...).
 _CACHE_COMMANDS = "+@read +@write +@keyspace +@connection -@dangerous"
 
+# No keycloak user: Keycloak 26 keeps its caches in its own Infinispan, it has no Redis client.
 DRAGONFLY_CONSUMERS = (
-    CacheConsumer("keycloak", "dragonfly_keycloak_password", "identity", "keycloak_enabled",
-                  f"~keycloak:* resetchannels {_CACHE_COMMANDS}"),
     CacheConsumer("appcache", "dragonfly_appcache_password", "default", None,
                   f"~cache:* resetchannels {_CACHE_COMMANDS}"),
     CacheConsumer("litellm", "dragonfly_litellm_password", "ai-system", "litellm_enabled",
@@ -86,7 +85,6 @@ class DragonflySettings(Settings):
     # -- ACL users --------------------------------------------------------------------------
     dragonfly_acl_enabled: bool = Field(
         False, description="Create one ACL user per application, each limited to its own key prefix.")
-    dragonfly_keycloak_password: str | None = secret(None, min_length=1, description="Password of the keycloak ACL user.")
     dragonfly_appcache_password: str | None = secret(None, min_length=1, description="Password of the appcache ACL user.")
     dragonfly_litellm_password: str | None = secret(None, min_length=1, description="Password of the litellm ACL user.")
     dragonfly_langfuse_password: str | None = secret(None, min_length=1, description="Password of the langfuse ACL user.")

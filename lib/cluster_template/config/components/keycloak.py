@@ -11,10 +11,19 @@ from pydantic import Field
 from ..base import Settings, is_set, rule, set_together
 from ..types import Cron, Subdomain, secret
 from ._shared import (
-    MONITORING, TRACING, Ratio, SemVer, StorageSize, credentials_need_rustfs, needs, requires_true, requires_values,
+    MONITORING, TRACING, Email, Ratio, SemVer, StorageSize, credentials_need_rustfs, needs, requires_true,
+    requires_values,
 )
 
 KEYCLOAK_S3_KEYS = ("keycloak_s3_access_key", "keycloak_s3_secret_key")
+# Secrets keycloak-config-cli substitutes into the realm file as text before parsing it (their
+# placeholders sit inside JSON strings): what a JSON string cannot hold unescaped breaks the realm.
+REALM_SECRET_KEYS = (
+    "oidc_client_secret", "grafana_oidc_client_secret", "litellm_oidc_client_secret",
+    "langfuse_keycloak_client_secret", "obot_keycloak_client_secret",
+    "google_client_secret", "github_client_secret", "microsoft_client_secret",
+    "keycloak_smtp_user", "keycloak_smtp_password",
+)
 SOCIAL_PROVIDERS = ("google", "github", "microsoft")
 
 
@@ -27,16 +36,28 @@ class DomainRoleMapping(Settings):
     role: str = _role_field()
 
 
-class OrgRoleMapping(Settings):
-    org: str = Field(min_length=1, description="GitHub organization whose members get the role.")
-    role: str = _role_field()
-
-
 class GroupRoleMapping(Settings):
     group_id: str = Field(
         pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
         description="Entra ID group object ID.")
     role: str = _role_field()
+
+
+class RealmRole(Settings):
+    name: str = Field(min_length=1, description="Role name.")
+    description: str | None = Field(None, min_length=1, description="What the role grants.")
+
+
+class RealmSubgroup(Settings):
+    name: str = Field(min_length=1, pattern=r"^[^/]+$", description="Subgroup name.")
+    realm_roles: list[str] = Field([], description="Realm roles the subgroup's members get.")
+
+
+class RealmGroup(Settings):
+    name: str = Field(min_length=1, pattern=r"^[^/]+$", description="Group name.")
+    description: str | None = Field(None, min_length=1, description="What the group is for.")
+    realm_roles: list[str] = Field([], description="Realm roles the group's members get.")
+    subgroups: list[RealmSubgroup] = Field([], description="Groups nested under this one.")
 
 
 class KeycloakSettings(Settings):
@@ -77,6 +98,30 @@ class KeycloakSettings(Settings):
     keycloak_config_cli_version: str = Field(
         "6.4.0-26.1.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+-[0-9]+\.[0-9]+\.[0-9]+$",
         description="keycloak-config-cli image tag, <cli-version>-<keycloak-version>.")
+    keycloak_config_version: int = Field(
+        1, ge=1, description="Bump to run the realm Job again with unchanged realm settings (after rotating "
+                             "a client, IdP or SMTP secret).")
+    keycloak_realm_roles: list[RealmRole] = Field(
+        [], description="Realm roles created by the realm Job (roles named by the IdP role mappers are added).")
+    keycloak_realm_groups: list[RealmGroup] = Field(
+        [], description="Realm groups, with the realm roles their members get.")
+    keycloak_events_retention_days: int | None = Field(
+        None, ge=1, le=3650, description="Days Keycloak keeps login events; unset keeps them until deleted.")
+
+    # -- e-mail (password reset, verification) ----------------------------------------------
+    keycloak_smtp_host: str | None = Field(
+        None, min_length=1, pattern=r"^[A-Za-z0-9.-]+$", description="SMTP server; set to let Keycloak send e-mail.")
+    keycloak_smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port (587 STARTTLS, 465 SSL).")
+    keycloak_smtp_from: Email | None = Field(None, description="Sender address (needed with keycloak_smtp_host).")
+    keycloak_smtp_from_display_name: str = Field("Keycloak", min_length=1, description="Sender display name.")
+    keycloak_smtp_reply_to: Email | None = Field(None, description="Reply-to address.")
+    keycloak_smtp_reply_to_display_name: str | None = Field(None, min_length=1, description="Reply-to display name.")
+    keycloak_smtp_envelope_from: Email | None = Field(None, description="Envelope sender (bounces).")
+    keycloak_smtp_starttls: bool = Field(True, description="Upgrade the connection with STARTTLS.")
+    keycloak_smtp_ssl: bool = Field(False, description="TLS from the first byte (port 465).")
+    keycloak_smtp_auth: bool = Field(False, description="Log in to the SMTP server with keycloak_smtp_user.")
+    keycloak_smtp_user: str | None = secret(None, min_length=1, description="SMTP user name.")
+    keycloak_smtp_password: str | None = secret(None, min_length=1, description="SMTP password.")
 
     # -- social identity providers ----------------------------------------------------------
     google_idp_enabled: bool = Field(False, description="Offer Google sign-in in the Keycloak realm.")
@@ -96,8 +141,6 @@ class KeycloakSettings(Settings):
     google_domain_role_mapping: DomainRoleMapping | None = Field(
         None, description="Role granted to users of one Google Workspace domain.")
     github_default_role: str | None = Field(None, min_length=1, description="Role granted to every GitHub user.")
-    github_org_role_mapping: OrgRoleMapping | None = Field(
-        None, description="Role granted to members of a GitHub organization (needs the read:org scope).")
     microsoft_default_role: str | None = Field(None, min_length=1, description="Role granted to every Microsoft user.")
     microsoft_group_role_mappings: list[GroupRoleMapping] = Field(
         [], description="Roles granted by Entra ID group membership (needs the groups claim).")
@@ -114,6 +157,9 @@ def keycloak_requirements(config, nodes):
     yield from requires_values(config, ("keycloak_admin_password", "keycloak_db_password"), "keycloak_enabled is true")
     if config.keycloak_db_mode == "cnpg":
         yield from requires_true(config, "keycloak_db_mode", ("cnpg_enabled",), "keycloak_db_mode is cnpg")
+    if config.keycloak_realm == "master":
+        yield "keycloak_realm", ("'master' is Keycloak's administration realm, which the gateway keeps off the "
+                                 "internet; name the apps' realm differently")
 
 
 @rule
@@ -140,3 +186,89 @@ def social_providers_complete(config, nodes):
         yield from needs(config, flag, {"keycloak_enabled": "identity providers are added to the Keycloak realm"})
         if getattr(config, flag):
             yield from requires_values(config, (f"{provider}_client_id", f"{provider}_client_secret"), f"{flag} is true")
+
+
+@rule
+def keycloak_smtp_complete(config, nodes):
+    """SMTP needs a sender, SSL or STARTTLS (not both), and with auth a user and password."""
+    if not is_set(config.keycloak_smtp_host):
+        for key in sorted(config.model_fields_set):
+            if key.startswith("keycloak_smtp_") and key != "keycloak_smtp_host":
+                yield key, "requires keycloak_smtp_host (without a mail server Keycloak sends no e-mail)"
+        return
+    yield from requires_values(config, ("keycloak_smtp_from",), "keycloak_smtp_host is set")
+    if config.keycloak_smtp_ssl and config.keycloak_smtp_starttls:
+        yield "keycloak_smtp_ssl", "keycloak_smtp_ssl and keycloak_smtp_starttls exclude each other; " \
+                                   "set keycloak_smtp_starttls: false for SSL from the first byte (port 465)"
+    if config.keycloak_smtp_auth:
+        yield from requires_values(config, ("keycloak_smtp_user", "keycloak_smtp_password"), "keycloak_smtp_auth is true")
+
+
+@rule
+def keycloak_group_roles_exist(config, nodes):
+    """A group may only grant a role the realm has (a configured one or one an IdP mapper adds)."""
+    known = set(realm_role_names(config))
+    for group in config.keycloak_realm_groups:
+        for member in (group, *group.subgroups):
+            for role in member.realm_roles:
+                if role not in known:
+                    yield "keycloak_realm_groups", (f"group {member.name!r} grants realm role {role!r}, which is "
+                                                    "neither in keycloak_realm_roles nor granted by an IdP mapper")
+
+
+def idp_mapper_roles(config) -> dict[str, list[str]]:
+    """The roles each social provider's role mappers grant, by provider."""
+    return {
+        "google": [role for role in (config.google_default_role, config.google_domain_role_mapping
+                                     and config.google_domain_role_mapping.role) if role],
+        "github": [config.github_default_role] if config.github_default_role else [],
+        "microsoft": [role for role in (config.microsoft_default_role,
+                                        *(mapping.role for mapping in config.microsoft_group_role_mappings)) if role],
+    }
+
+
+def realm_role_names(config) -> list[str]:
+    """The realm roles: the configured ones, then those the enabled providers' mappers grant, each once."""
+    names = [role.name for role in config.keycloak_realm_roles]
+    for provider, roles in idp_mapper_roles(config).items():
+        if getattr(config, f"{provider}_idp_enabled"):
+            names.extend(role for role in roles if role not in names)
+    return names
+
+
+@rule
+def idp_mappers_need_their_provider(config, nodes):
+    """A social provider's role mapper keys need that provider on."""
+    mapper_keys = {"google": ("google_default_role", "google_domain_role_mapping"),
+                   "github": ("github_default_role",),
+                   "microsoft": ("microsoft_default_role", "microsoft_group_role_mappings")}
+    for provider, keys in mapper_keys.items():
+        if getattr(config, f"{provider}_idp_enabled"):
+            continue
+        for key in keys:
+            if is_set(getattr(config, key)):
+                yield key, f"requires {provider}_idp_enabled: true (it maps the roles of {provider.title()} users)"
+
+
+@rule
+def realm_secrets_fit_in_the_realm_file(config, nodes):
+    """Realm secrets hold no double quote, backslash or control character (they land in JSON raw)."""
+    if not config.keycloak_enabled:
+        return
+    for key in REALM_SECRET_KEYS:
+        value = getattr(config, key)
+        if isinstance(value, str) and any(char in '"\\' or ord(char) < 0x20 for char in value):
+            yield key, ("must not contain a double quote, a backslash or a control character: keycloak-config-cli "
+                        "writes it into the realm's JSON as it is")
+
+
+@rule
+def keycloak_mode_keys(config, nodes):
+    """Keys of one database mode are refused in the other, where they would do nothing."""
+    only = {"cnpg": ("keycloak_db_instances",),
+            "embedded": ("keycloak_backup_schedule", "keycloak_backup_retention_days")}
+    for mode, keys in only.items():
+        if config.keycloak_db_mode != mode:
+            for key in keys:
+                if key in config.model_fields_set:
+                    yield key, f"applies to keycloak_db_mode: {mode} only"

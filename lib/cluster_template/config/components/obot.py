@@ -63,8 +63,6 @@ class ObotSettings(Settings):
     obot_workspace_s3_secret_key: str | None = secret(None, min_length=1, description="Workspace S3 secret key.")
 
     # -- encryption and bootstrap -----------------------------------------------------------
-    obot_encryption_provider: Literal["custom", "aws", "gcp", "azure"] = Field(
-        "custom", description="Where the data encryption key comes from; only custom (obot_encryption_key) is supported.")
     obot_encryption_key: str | None = secret(
         None, pattern=r"^[A-Za-z0-9+/]{43}=$", description="Data encryption key: 32 bytes, base64 (openssl rand -base64 32).")
     obot_bootstrap_token: str | None = secret(
@@ -132,9 +130,8 @@ def obot_requirements(config, nodes):
     if not config.obot_enabled:
         return
     yield from requires_true(config, "obot_enabled", ("cnpg_enabled",), "Obot stores its data in PostgreSQL")
-    yield from requires_values(config, ("obot_db_password", "obot_bootstrap_token"), "obot_enabled is true")
-    if config.obot_encryption_provider == "custom":
-        yield from requires_values(config, ("obot_encryption_key",), "obot_enabled is true and obot_encryption_provider is custom")
+    yield from requires_values(config, ("obot_db_password", "obot_bootstrap_token", "obot_encryption_key"),
+                               "obot_enabled is true")
     if config.obot_workspace_provider == "s3":
         yield from requires_values(config, WORKSPACE_S3_KEYS, "obot_workspace_provider is s3")
     elif config.obot_replicas > 1:
@@ -178,10 +175,6 @@ def quantity(value: str) -> float:
 def obot_runtime_settings(config, nodes):
     if not config.obot_enabled:
         return
-    if config.obot_encryption_provider != "custom":
-        yield ("obot_encryption_provider",
-               "not supported (yet): the aws, gcp and azure providers need a KMS key and cloud credentials that "
-               "cluster.yaml has no keys for; use custom with obot_encryption_key")
     # The Obot server has one set of AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in its
     # environment), read by both the s3 workspace and the audit-log store.
     if (config.obot_workspace_provider == "s3" and all_set(config, AUDIT_S3_KEYS)
