@@ -22,6 +22,9 @@ from .conftest import ADDRESSES, CONTROLLER, HA_NODES, NODES, Bench, rename_fake
 RELEASES = ["kube-system/cilium", "kube-system/coredns", "kube-system/spegel", "cert-manager/cert-manager",
             "flux-system/flux-operator", "flux-system/flux-instance"]
 
+# Every test drives whole bootstrap tasks against the fakes: 5-18 s each.
+pytestmark = pytest.mark.slow
+
 
 def ok(bench: Bench, *args: str, **extra: str) -> str:
     result = bench.inv(*args, **extra)

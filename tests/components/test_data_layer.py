@@ -151,6 +151,7 @@ def test_removing_the_keys_prunes_the_data_layer(all_on):
 
 @pytest.mark.parametrize("settings", [CNPG, PLUGIN, CNPG_BACKUP, DRAGONFLY, DRAGONFLY_ACL, DRAGONFLY_BACKUP],
                          ids=["cnpg", "plugin", "cnpg-backup", "dragonfly", "dragonfly-acl", "dragonfly-backup"])
+@pytest.mark.slow
 def test_each_component_alone_validates(tmp_path, settings):
     project = initialized_copy(tmp_path / "repo")
     install_database_fixture(project)

@@ -111,6 +111,7 @@ def both(tmp_path_factory):
 
 
 @pytest.mark.parametrize("scenario", ["full", "both"])
+@pytest.mark.slow
 def test_everything_on_renders_and_validates(scenario, request):
     run = request.getfixturevalue(scenario)
     report = run["report"]

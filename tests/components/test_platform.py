@@ -183,6 +183,7 @@ def without_rustfs(tmp_path_factory) -> EndToEnd:
 
 
 @pytest.mark.parametrize("scenario", ["full", "without_rustfs"])
+@pytest.mark.slow
 def test_render_validates_and_is_stable(scenario, request):
     run: EndToEnd = request.getfixturevalue(scenario)
     assert run.report.ok, "\n".join(str(issue) for issue in run.report.errors)

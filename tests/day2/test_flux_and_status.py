@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from .conftest import make_day2
 
 BROKEN = "kustomize build failed: accumulating resources: 'apps/broken': no such file or directory"
@@ -50,6 +52,7 @@ def test_reconcile_reports_a_failing_root_at_once(tmp_path, fake_kube):
     assert "cluster-apps: Ready=missing" in result.stdout
 
 
+@pytest.mark.slow
 def test_status_highlights_what_is_not_ready_and_why(tmp_path, fake_kube):
     day2 = make_day2(tmp_path, controllers=1, workers=1, kube=fake_kube)
     day2.cluster.set_kustomization("cluster-apps", ready=False, message=BROKEN)

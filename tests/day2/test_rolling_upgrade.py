@@ -16,12 +16,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import INV, SCHEMA_DIR
 from tests.fakes.cluster import VANILLA_SCHEMATIC, installer_image
 
 from .conftest import TARGET, Day2, make_day2
 
 JOURNAL = Path(".inv/journal/talos-upgrade.json")
+
+# Every test runs `inv talos.upgrade` end to end, nodes taking real seconds to upgrade: 4-23 s each.
+pytestmark = pytest.mark.slow
 
 
 @dataclass(frozen=True)

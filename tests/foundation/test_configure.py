@@ -30,6 +30,7 @@ def without_caches(files: dict[str, bytes]) -> dict[str, bytes]:
     return {path: content for path, content in files.items() if not path.startswith(".inv/cache/")}
 
 
+@pytest.mark.slow
 def test_up_to_date_check_notices_every_kind_of_change(small):
     assert small.inv("configure", "--yes").returncode == 0
     assert small.inv("configure", "--yes").stdout.startswith("up to date")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,8 @@ print(json.dumps({"module": module.__file__, "parent": parent, "core": core.__fi
 
 def test_invokes_loader_reads_tasks_py_as_the_package_of_the_tasks_folder():
     result = subprocess.run([sys.executable, "-c", LOAD, str(REPO)], capture_output=True, text=True, timeout=60,
-                            cwd=REPO / "tests", check=False)
+                            cwd=REPO / "tests", check=False,
+                            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})  # no __pycache__ in the checkout
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout)
     assert Path(loaded["module"]) == REPO / "tasks.py" and Path(loaded["parent"]) == REPO

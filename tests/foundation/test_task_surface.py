@@ -15,6 +15,7 @@ def all_tasks(project) -> list[str]:
     return names
 
 
+@pytest.mark.slow
 def test_every_task_has_help(project):
     names = all_tasks(project)
     assert {"init", "configure", "validate", "doctor", "reconcile", "status", "bootstrap.talos", "bootstrap.apps",

@@ -94,6 +94,7 @@ def clone_at_old_state(reference: Project, target: Path, old: dict[str, bytes], 
 TRIALS = 32
 
 
+@pytest.mark.slow
 def test_sigkill_leaves_old_or_new_outputs_and_no_plaintext(old_and_new, tmp_path):
     reference, old, new, old_config, duration = old_and_new
     old_plain = comparable(reference, old)

@@ -70,14 +70,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_listening(port: int, timeout: float = 10.0) -> None:
+def sshd_answers(process: subprocess.Popen, port: int, timeout: float = 10.0) -> bool:
+    """Whether our sshd serves `port`: False when it exits first (another process took the free port
+    between free_port() and sshd's bind, e.g. a test of a parallel worker). The SSH banner tells our
+    sshd from whatever else might hold the port."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as connection:
+                if connection.recv(4).startswith(b"SSH-") and process.poll() is None:
+                    return True
         except OSError:
-            time.sleep(0.05)
+            pass
+        time.sleep(0.05)
     raise TimeoutError(f"sshd did not listen on {port}")
 
 
@@ -102,8 +109,26 @@ def sshd(tmp_path_factory):
     qm = bin_dir / "qm"
     qm.write_text(QM_SCRIPT.format(state=vm_dir))
     qm.chmod(0o755)
-    port = free_port()
     config = base / "sshd_config"
+    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
+    with open(base / "sshd.log", "w") as log:
+        for _attempt in range(5):
+            port = free_port()
+            process = start_sshd(config, port, base, bin_dir, log)
+            if sshd_answers(process, port):
+                break
+            process.wait(timeout=10)
+        else:
+            pytest.fail(f"sshd did not start; see {base / 'sshd.log'}")
+        try:
+            yield SSHServer(port, base / "client_key", fingerprint, (base / "host_key.pub").read_text().split()[1],
+                            vm_dir)
+        finally:
+            process.terminate()  # our own sshd, by its handle
+            process.wait(timeout=10)
+
+
+def start_sshd(config: Path, port: int, base: Path, bin_dir: Path, log) -> subprocess.Popen:
     config.write_text(f"""\
 Port {port}
 ListenAddress 127.0.0.1
@@ -118,18 +143,9 @@ PubkeyAuthentication yes
 PermitRootLogin prohibit-password
 SetEnv PATH={bin_dir}:/usr/bin:/bin
 """)
-    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
     check = subprocess.run([SSHD, "-t", "-f", str(config)], capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stderr
-    with open(base / "sshd.log", "w") as log:
-        process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_listening(port)
-            yield SSHServer(port, base / "client_key", fingerprint, (base / "host_key.pub").read_text().split()[1],
-                            vm_dir)
-        finally:
-            process.terminate()  # our own sshd, by its handle
-            process.wait(timeout=10)
+    return subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ def env_without_operator_tools() -> dict[str, str]:
     return {"PATH": path}
 
 
+@pytest.mark.slow
 def test_dry_bootstrap_talos_and_apps_plan_without_the_tools(configured_sample):
     project = configured_sample
     env = env_without_operator_tools()

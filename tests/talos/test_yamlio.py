@@ -98,6 +98,7 @@ _data = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.text(min_size=1, max_size=12), _data, max_size=5))
 def test_any_data_round_trips(data):
