@@ -66,9 +66,7 @@ def test_full_bootstrap_then_reruns_are_fast_no_ops(bench: Bench):
     journal = json.loads((bench.root / ".inv/journal/bootstrap.json").read_text())
     assert journal["records"]["etcd_bootstrap"]["node"] == "k8s-0"
 
-    started = time.monotonic()
     output = ok(bench, "bootstrap.talos")
-    rerun_seconds = time.monotonic() - started
     assert "nothing to do" in output
     for skipped in ("apply k8s-0: skipped", "apply k8s-2: skipped", "bootstrap etcd on k8s-0: skipped",
                     "kubeconfig: skipped"):
@@ -76,7 +74,6 @@ def test_full_bootstrap_then_reruns_are_fast_no_ops(bench: Bench):
     assert len(bench.tools.calls("talosctl", "apply-config")) == 3
     assert len(bootstrap_calls(bench)) == 1
     assert len(bench.tools.calls("talosctl", "kubeconfig")) == 1
-    assert rerun_seconds < 15
 
     output = ok(bench, "bootstrap.apps")
     assert_no_secrets(bench, output)
@@ -93,14 +90,11 @@ def test_full_bootstrap_then_reruns_are_fast_no_ops(bench: Bench):
     assert "wait for Flux to be Ready: done" in output
 
     writes = len(bench.api.writes())
-    started = time.monotonic()
     output = ok(bench, "bootstrap.apps")
-    rerun_seconds = time.monotonic() - started
     assert "nothing to do" in output and "helmfile sync bootstrap/helmfile.d/01-apps.yaml: skipped" in output
     assert "secret bootstrap/sops-age.sops.yaml: skipped" in output
     assert len(bench.tools.calls("helmfile", "sync")) == 1
     assert len(bench.api.writes()) == writes
-    assert rerun_seconds < 15
     assert len(bootstrap_calls(bench)) == 1
 
 
