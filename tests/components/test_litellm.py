@@ -16,6 +16,7 @@ from ruamel.yaml import YAML
 from cluster_template.config.components.litellm import PROVIDERS
 from tests.components.test_data_layer import CNPG, PLUGIN, configure, end_to_end, validate
 from tests.components.test_platform import (
+    KEYCLOAK,
     MONITORING,
     NETWORK_POLICIES,
     RUSTFS,
@@ -28,7 +29,6 @@ from tests.components.test_platform import (
     outputs,
 )
 
-KEYCLOAK = {"keycloak_enabled": True, "keycloak_admin_password": "kc-admin-pass", "keycloak_db_password": "kc-db-pass"}
 DRAGONFLY_ACL = {"dragonfly_enabled": True, "dragonfly_password": "df-default-pass", "dragonfly_acl_enabled": True,
                  "dragonfly_litellm_password": "df-litellm-pass"}
 LITELLM = {**CNPG, **DRAGONFLY_ACL, "litellm_enabled": True, "litellm_master_key": "sk-" + "m" * 32,
