@@ -268,9 +268,9 @@ RULES = {
                            "obot_audit_logs_enabled", True),
     "obot audit logs one key": ({**OBOT, **RUSTFS, "obot_audit_s3_access_key": "a"}, "obot_audit_logs_enabled", False),
     "obot workspace bucket on rustfs": ({**OBOT, **RUSTFS, **OBOT_S3}, "obot_storage_buckets", ["obot-workspaces"]),
-    "obot workspace bucket named": ({**OBOT, **RUSTFS, **OBOT_S3, "obot_s3_bucket": "ws",
-                                     "obot_s3_endpoint": "http://rustfs-svc.storage:9000"}, "obot_storage_buckets", ["ws"]),
-    "obot workspace bucket created": ({**OBOT, **RUSTFS, **OBOT_S3, "obot_s3_bucket": "ws"}, "rustfs_buckets", ["ws"]),
+    "obot workspace bucket named": ({**OBOT, **RUSTFS, **OBOT_S3, "obot_s3_bucket": "obot-ws",
+                                     "obot_s3_endpoint": "http://rustfs-svc.storage:9000"}, "obot_storage_buckets", ["obot-ws"]),
+    "obot workspace bucket created": ({**OBOT, **RUSTFS, **OBOT_S3, "obot_s3_bucket": "obot-ws"}, "rustfs_buckets", ["obot-ws"]),
     "obot workspace bucket elsewhere": ({**OBOT, **RUSTFS, **OBOT_S3, "obot_s3_endpoint": "https://s3.example.com"},
                                         "obot_storage_buckets", []),
     "obot workspace elsewhere creates nothing": (
