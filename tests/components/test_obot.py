@@ -330,6 +330,56 @@ def test_workspace_provider(render, provider):
         assert "AWS_ACCESS_KEY_ID" not in secret_data(files, CONFIG_SECRET)
 
 
+SETUP_JOB = "kubernetes/apps/storage/rustfs/setup/job.yaml"
+WORKSPACE_KEYS = {"obot_workspace_s3_access_key": "ws-access", "obot_workspace_s3_secret_key": "ws-secret"}
+
+
+def bucket_loop(files: dict[str, bytes]) -> str:
+    """The `for bucket in ...;` line of the rustfs-setup job's script."""
+    script = document(files, SETUP_JOB, "Job")["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    return next(line.strip() for line in script.splitlines() if line.strip().startswith("for bucket in"))
+
+
+def obot_depends_on(files: dict[str, bytes]) -> list[dict[str, str]]:
+    return next(doc for doc in documents(files, OBOT_DIR + "ks.yaml") if doc["metadata"]["name"] == "obot")[
+        "spec"]["dependsOn"]
+
+
+@pytest.mark.parametrize("endpoint", [None, "http://rustfs-svc.storage.svc:9000"])
+def test_s3_workspace_on_rustfs_gets_its_bucket(render, endpoint):
+    settings = {**OBOT, **RUSTFS, **WORKSPACE_KEYS, "obot_workspace_provider": "s3", "obot_s3_bucket": "obot-ws"}
+    files = render({**settings, **({"obot_s3_endpoint": endpoint} if endpoint else {})})
+    assert bucket_loop(files) == "for bucket in obot-ws; do"
+    assert env(files)["WORKSPACE_PROVIDER_S3_BUCKET"] == "obot-ws"
+    # Obot starts only once the bucket exists.
+    assert {"name": "rustfs-setup", "namespace": "storage"} in obot_depends_on(files)
+
+
+def test_workspace_elsewhere_creates_no_bucket(render):
+    directory = render({**OBOT, **RUSTFS})
+    assert SETUP_JOB not in directory
+    assert obot_depends_on(directory) == [{"name": "obot-postgres", "namespace": "ai-system"}]
+    # One key pair serves both stores (see test_workspace_and_audit_logs_share_one_key_pair).
+    external = render({**OBOT, **OBOT_AUDIT, "obot_workspace_provider": "s3", "obot_s3_endpoint": "https://s3.example.com",
+                       "obot_workspace_s3_access_key": OBOT_AUDIT["obot_audit_s3_access_key"],
+                       "obot_workspace_s3_secret_key": OBOT_AUDIT["obot_audit_s3_secret_key"]})
+    # RustFS still holds the audit logs, not the workspace on the other S3 service.
+    assert bucket_loop(external) == "for bucket in obot-audit-logs; do"
+
+
+@pytest.mark.parametrize("bucket", ["ws; rm -rf /", "Obot", "a"])
+def test_workspace_bucket_must_be_an_s3_name(bucket):
+    # The name reaches the setup job's shell command line.
+    with pytest.raises(ValidationError, match="obot_s3_bucket"):
+        ClusterConfig.model_validate({**CORE, **OBOT, "obot_s3_bucket": bucket})
+
+
+def test_workspace_keys_are_refused_with_the_directory_workspace():
+    issues = rule_issues({**OBOT, **WORKSPACE_KEYS})
+    assert [key for key, _ in issues] == list(WORKSPACE_KEYS)
+    assert all("obot_workspace_provider" in message for _, message in issues)
+
+
 def test_audit_logs_go_to_rustfs(render):
     files = render({**OBOT, **OBOT_AUDIT, **NETWORK_POLICIES})
     settings = env(files)

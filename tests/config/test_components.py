@@ -497,6 +497,11 @@ CASES = {
          "obot_workspace_s3_secret_key": "s"},
         {**OBOT, **RUSTFS, "obot_workspace_provider": "s3"},
         "obot_workspace_s3_access_key", "is required when obot_workspace_provider is s3"),
+    "obot workspace keys need the s3 workspace": (
+        {**OBOT, **RUSTFS, "obot_workspace_provider": "s3", "obot_workspace_s3_access_key": "a",
+         "obot_workspace_s3_secret_key": "s"},
+        {**OBOT, "obot_workspace_s3_access_key": "a", "obot_workspace_s3_secret_key": "s"},
+        "obot_workspace_s3_secret_key", "is used only with obot_workspace_provider: s3 (it is directory)"),
     "obot replicas need s3 workspace": (
         {**OBOT, **RUSTFS, "obot_replicas": 3, "obot_workspace_provider": "s3", "obot_workspace_s3_access_key": "a",
          "obot_workspace_s3_secret_key": "s"},
@@ -561,6 +566,7 @@ def test_unused_settings_of_a_disabled_component_are_not_errors():
     # Credentials and S3 keys of a component that is off are simply unused: no RustFS requirement.
     parked = {"keycloak_s3_access_key": "a", "keycloak_s3_secret_key": "s", "litellm_s3_access_key": "a",
               "litellm_s3_secret_key": "s", "obot_s3_access_key": "a", "obot_s3_secret_key": "s",
+              "obot_workspace_s3_access_key": "a", "obot_workspace_s3_secret_key": "s",
               "litellm_master_key": "sk-" + "x" * 40, "keycloak_db_mode": "cnpg"}
     assert rule_issues(parked) == []
 

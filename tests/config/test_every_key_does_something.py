@@ -120,12 +120,17 @@ PREREQUISITES: dict[str, dict[str, Any]] = {
     "proxmox_vlan_mode": {**PROXMOX, "node_vlan_tag": 20},
     "proxmox_ssh_key_file": {**PROXMOX, "proxmox_ssh_host": "pve.example.com"},
     "proxmox_ssh_host_key": {**PROXMOX, "proxmox_ssh_host": "pve.example.com"},
-    "obot_workspace_provider": OBOT_S3_WORKSPACE, "obot_workspace_s3_access_key": OBOT_S3_WORKSPACE,
+    "obot_workspace_provider": {**obot.OBOT, **RUSTFS}, "obot_workspace_s3_access_key": OBOT_S3_WORKSPACE,
     "obot_workspace_s3_secret_key": OBOT_S3_WORKSPACE, "obot_litellm_enabled": {**obot.OBOT, **LITELLM},
     "keycloak_smtp_from": KEYCLOAK_SMTP, "keycloak_smtp_reply_to": KEYCLOAK_SMTP,
     "keycloak_smtp_envelope_from": KEYCLOAK_SMTP,
     "keycloak_smtp_ssl": {**KEYCLOAK_SMTP, "keycloak_smtp_starttls": False},
     "google_domain_role_mapping": KEYCLOAK_IDPS, "microsoft_group_role_mappings": KEYCLOAK_IDPS,
+}
+# Settings that go only with the key's new value (refused without it): the s3 workspace's keys.
+COMPANIONS: dict[str, dict[str, Any]] = {
+    "obot_workspace_provider": {name: OBOT_S3_WORKSPACE[name]
+                                for name in ("obot_workspace_s3_access_key", "obot_workspace_s3_secret_key")},
 }
 # Values for keys a generic value does not fit.
 VALUES: dict[str, Any] = {
@@ -248,8 +253,9 @@ def group_of(key: str) -> type:
 
 
 def plans(renders: Renders, key: str) -> Iterator[tuple[Config, Config]]:
-    """(without the key or at another value, with it) for each value and prerequisites both are valid
-    with: the key's own entry in PREREQUISITES, else no settings and the bundles of its settings group."""
+    """(without the key or at another value, with it and its COMPANIONS) for each value and
+    prerequisites both are valid with: the key's own entry in PREREQUISITES, else no settings and the
+    bundles of its settings group."""
     group = group_of(key)
     # The group's own bundles first: with its component off, a component's key rarely shows.
     bundles = [PREREQUISITES[key]] if key in PREREQUISITES else \
@@ -257,7 +263,7 @@ def plans(renders: Renders, key: str) -> Iterator[tuple[Config, Config]]:
     for value in candidates(key):
         for bundle in bundles:
             base = {name: setting for name, setting in bundle.items() if name != key}
-            with_key = renders.config({**base, key: value})
+            with_key = renders.config({**base, key: value, **COMPANIONS.get(key, {})})
             # A key of a group that is set together (the Proxmox endpoint, the BGP peer) cannot be
             # left out: it is compared with the bundle's own value instead.
             without = renders.config(base) or (renders.config(bundle) if key in bundle else None)

@@ -42,6 +42,7 @@ DF_BACKUP = {"dragonfly_backup_enabled": True, "dragonfly_s3_access_key": "a", "
 LF_S3 = {"langfuse_s3_access_key": "lfa", "langfuse_s3_secret_key": "lfs"}
 LF_BACKUP_KEYS = {"langfuse_backup_s3_access_key": "ba", "langfuse_backup_s3_secret_key": "bs"}
 OBOT_KC = {"obot_keycloak_enabled": True, "obot_keycloak_client_secret": "s"}
+OBOT_S3 = {"obot_workspace_provider": "s3", "obot_workspace_s3_access_key": "wa", "obot_workspace_s3_secret_key": "ws"}
 
 RULES = {
     # Talos backup
@@ -266,6 +267,16 @@ RULES = {
     "obot audit logs on": ({**OBOT, **RUSTFS, "obot_audit_s3_access_key": "a", "obot_audit_s3_secret_key": "s"},
                            "obot_audit_logs_enabled", True),
     "obot audit logs one key": ({**OBOT, **RUSTFS, "obot_audit_s3_access_key": "a"}, "obot_audit_logs_enabled", False),
+    "obot workspace bucket on rustfs": ({**OBOT, **RUSTFS, **OBOT_S3}, "obot_storage_buckets", ["obot-workspaces"]),
+    "obot workspace bucket named": ({**OBOT, **RUSTFS, **OBOT_S3, "obot_s3_bucket": "obot-ws",
+                                     "obot_s3_endpoint": "http://rustfs-svc.storage:9000"}, "obot_storage_buckets", ["obot-ws"]),
+    "obot workspace bucket created": ({**OBOT, **RUSTFS, **OBOT_S3, "obot_s3_bucket": "obot-ws"}, "rustfs_buckets", ["obot-ws"]),
+    "obot workspace bucket elsewhere": ({**OBOT, **RUSTFS, **OBOT_S3, "obot_s3_endpoint": "https://s3.example.com"},
+                                        "obot_storage_buckets", []),
+    "obot workspace elsewhere creates nothing": (
+        {**OBOT, **RUSTFS, **OBOT_S3, "obot_s3_endpoint": "https://s3.example.com"}, "rustfs_buckets", []),
+    "obot directory workspace no bucket": ({**OBOT, **RUSTFS}, "obot_storage_buckets", []),
+    "obot workspace bucket obot off": ({**RUSTFS, **OBOT_S3}, "rustfs_buckets", []),
     "obot monitoring on": ({**OBOT, **MONITORING, "obot_monitoring_enabled": True}, "obot_monitoring_enabled", True),
     "obot monitoring without monitoring": ({**OBOT, "obot_monitoring_enabled": True}, "obot_monitoring_enabled", False),
     "obot tracing on": ({**OBOT, **TRACING, "obot_tracing_enabled": True}, "obot_tracing_enabled", True),
@@ -312,7 +323,7 @@ OFF = {
     "obot_keycloak_issuer_url": None, "obot_keycloak_realm": None, "obot_backup_enabled": False,
     "obot_audit_logs_enabled": False, "obot_monitoring_enabled": False, "obot_tracing_enabled": False,
     "obot_litellm_enabled": False, "obot_database_dsn": None, "obot_metrics_token": None,
-    "obot_keycloak_settings": None,
+    "obot_keycloak_settings": None, "obot_storage_buckets": [],
     "google_idp_enabled": False, "github_idp_enabled": False, "microsoft_idp_enabled": False,
     # Keycloak (issue 16): the embedded database's image and the realm keycloak-config-cli applies.
     "keycloak_postgres_image": "docker.io/library/postgres:17.6-alpine", "keycloak_realm_config": None,

@@ -22,7 +22,7 @@ from ..config.components.cnpg import BARMAN_PLUGIN_CHARTS
 from ..config.components.dragonfly import DRAGONFLY_CONSUMERS
 from ..config.components.langfuse import BACKUP_S3_KEYS, EVENTS_BUCKET, HEADLESS_KEYS, LANGFUSE_S3_KEYS
 from ..config.components.litellm import LANGFUSE_KEYS, LITELLM_S3_KEYS, WEBHOOKS, enabled_providers
-from ..config.components.obot import AUDIT_S3_KEYS, OBOT_S3_KEYS
+from ..config.components.obot import AUDIT_S3_KEYS, OBOT_S3_KEYS, workspace_on_rustfs
 from ..config.components.oidc import oidc_configured
 from ..config.components.proxmox import infrastructure_configured
 from ..config.components.talos_backup import backup_endpoint_internal, talos_backup_configured
@@ -49,6 +49,8 @@ BACKUP_BUCKETS = {
     "obot-audit": ("obot_audit_logs_enabled", "obot-audit-logs"),
 }
 LOKI_BUCKETS = ("loki-chunks", "loki-ruler", "loki-admin")
+# The derived lists of the buckets applications store their data in on RustFS.
+STORAGE_BUCKETS = ("langfuse_storage_buckets", "obot_storage_buckets")
 
 VM_FIELDS = ("cores", "sockets", "memory", "disk_size")
 BUILTIN_VM_DEFAULTS = {"cores": 4, "sockets": 1, "memory": 8192, "disk_size": 128}
@@ -308,6 +310,8 @@ def derive_obot(config: ClusterConfig, context: Context) -> dict[str, object]:
         "obot_keycloak_realm": config.keycloak_realm if keycloak_sso else None,
         "obot_backup_enabled": _all(enabled, config.rustfs_enabled, _keys_set(config, OBOT_S3_KEYS)),
         "obot_audit_logs_enabled": _all(enabled, config.rustfs_enabled, _keys_set(config, AUDIT_S3_KEYS)),
+        "obot_storage_buckets": [config.obot_s3_bucket] if _all(enabled, config.rustfs_enabled,
+                                                                workspace_on_rustfs(config)) else [],
         "obot_monitoring_enabled": monitoring,
         "obot_tracing_enabled": _all(enabled, config.tracing_enabled, config.obot_tracing_enabled),
         "obot_litellm_enabled": _all(enabled, config.litellm_enabled, wants_litellm),
@@ -394,15 +398,17 @@ def derive_cnpg_databases(config: ClusterConfig, context: Context) -> dict[str, 
 
 
 def derive_rustfs_buckets(config: ClusterConfig, context: Context) -> dict[str, object]:
-    """Every bucket the rustfs-setup job creates: Loki's, an in-cluster Talos backup's, and the
-    bucket of each enabled backup. Runs after the components, whose derived flags it reads."""
+    """Every bucket the rustfs-setup job creates: Loki's, an in-cluster Talos backup's, the
+    bucket of each enabled backup, and the applications' storage buckets. Runs after the
+    components, whose derived flags it reads."""
     buckets: list[str] = []
     if context.get("rustfs_enabled"):
         buckets += LOKI_BUCKETS if config.loki_enabled else ()
         if context.get("talos_backup_enabled") and context.get("backup_s3_internal"):
             buckets.append(config.backup_s3_bucket)
         buckets += [bucket for flag, bucket in BACKUP_BUCKETS.values() if context.get(flag)]
-        buckets += context.get("langfuse_storage_buckets") or []
+        for key in STORAGE_BUCKETS:
+            buckets += context.get(key) or []
     return {
         "rustfs_buckets": list(dict.fromkeys(buckets)),
         "backup_buckets": {name: bucket for name, (_, bucket) in BACKUP_BUCKETS.items()},

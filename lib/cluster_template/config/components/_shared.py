@@ -29,6 +29,8 @@ Retention = Annotated[str, Field(pattern=r"^[0-9]+[dhw]$")]
 SemVer = Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")]
 Slug = Annotated[str, Field(min_length=2, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")]
 Ratio = Annotated[float, Field(ge=0, le=1)]
+# An S3 bucket name; rustfs-setup also puts these in a shell command line, so nothing else passes.
+BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 # Like the seed: any local part and host (admin@localhost is a valid address on a private mail host).
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
 Email = Annotated[str, Field(pattern=EMAIL_PATTERN)]

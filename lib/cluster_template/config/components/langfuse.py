@@ -11,7 +11,7 @@ from pydantic import Field
 from ..base import Settings, is_set, rule, set_together
 from ..types import Subdomain, secret
 from ._shared import (
-    EMAIL_PATTERN, MONITORING, TRACING, Email, Ratio, Slug, StorageSize, all_set, any_set, needs, requires_true,
+    BUCKET, EMAIL_PATTERN, MONITORING, TRACING, Email, Ratio, Slug, StorageSize, all_set, any_set, needs, requires_true,
     requires_values,
 )
 
@@ -19,7 +19,6 @@ LANGFUSE_S3_KEYS = ("langfuse_s3_access_key", "langfuse_s3_secret_key")
 BACKUP_S3_KEYS = ("langfuse_backup_s3_access_key", "langfuse_backup_s3_secret_key")
 HEADLESS_KEYS = ("langfuse_init_org_id", "langfuse_init_user_email", "langfuse_init_user_password")
 PROJECT_KEYS = ("langfuse_init_project_public_key", "langfuse_init_project_secret_key")
-BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 
 # The events bucket has no key of its own in the seed; its name is fixed.
 EVENTS_BUCKET = "langfuse-events"

@@ -5,13 +5,14 @@ backups and audit-log export to RustFS, dashboards, tracing and the LiteLLM mode
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field
 
 from ..base import Settings, is_set, rule, set_together
 from ..types import DNSLabel, HttpURL, PgIdentifier, Subdomain, secret
 from ._shared import (
-    MONITORING, TRACING, CpuQuantity, Ratio, SemVer, StorageSize, all_set, credentials_need_rustfs, needs,
+    BUCKET, MONITORING, TRACING, CpuQuantity, Ratio, SemVer, StorageSize, all_set, credentials_need_rustfs, needs,
     requires_true, requires_values,
 )
 
@@ -28,6 +29,9 @@ MCP_LIMIT_ORDER = {
 URL_SAFE_PASSWORD = r"^[A-Za-z0-9._~+=-]+$"
 _REFUSED_LIMIT_RANGE = "the MCP namespace's LimitRange would be refused"
 _BINARY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+# The names the cluster's RustFS service answers to from Obot's namespace (the DNS search path
+# completes the shorter ones).
+RUSTFS_HOSTS = ("rustfs-svc.storage.svc.cluster.local", "rustfs-svc.storage.svc", "rustfs-svc.storage")
 
 
 class ObotSettings(Settings):
@@ -54,13 +58,17 @@ class ObotSettings(Settings):
         None, min_length=1, description="Storage class of the Obot volumes. Default: storage_class.")
     obot_workspace_provider: Literal["directory", "s3"] = Field(
         "directory", description="directory: one volume, a single replica; s3: S3 storage, several replicas possible.")
-    obot_s3_bucket: str = Field("obot-workspaces", min_length=1, description="Workspace bucket (s3 workspace).")
+    obot_s3_bucket: str = Field(
+        "obot-workspaces", pattern=BUCKET,
+        description="Workspace bucket (s3 workspace); rustfs-setup creates it when the workspace is on RustFS.")
     obot_s3_endpoint: HttpURL = Field(
         "http://rustfs-svc.storage.svc.cluster.local:9000", description="Workspace S3 endpoint (s3 workspace).")
     obot_s3_region: str = Field(
         "us-east-1", min_length=1, description="S3 region of the workspace (s3 workspace) and audit-log stores.")
-    obot_workspace_s3_access_key: str | None = secret(None, min_length=1, description="Workspace S3 access key.")
-    obot_workspace_s3_secret_key: str | None = secret(None, min_length=1, description="Workspace S3 secret key.")
+    obot_workspace_s3_access_key: str | None = secret(
+        None, min_length=1, description="Workspace S3 access key (only with obot_workspace_provider: s3).")
+    obot_workspace_s3_secret_key: str | None = secret(
+        None, min_length=1, description="Workspace S3 secret key (only with obot_workspace_provider: s3).")
 
     # -- encryption and bootstrap -----------------------------------------------------------
     obot_encryption_key: str | None = secret(
@@ -125,6 +133,11 @@ def obot_backup_configured(config) -> bool:
     return all(is_set(getattr(config, key)) for key in OBOT_S3_KEYS)
 
 
+def workspace_on_rustfs(config) -> bool:
+    """The s3 workspace is on the cluster's RustFS (not on another S3 service)."""
+    return config.obot_workspace_provider == "s3" and urlsplit(config.obot_s3_endpoint).hostname in RUSTFS_HOSTS
+
+
 @rule
 def obot_requirements(config, nodes):
     if not config.obot_enabled:
@@ -134,8 +147,13 @@ def obot_requirements(config, nodes):
                                "obot_enabled is true")
     if config.obot_workspace_provider == "s3":
         yield from requires_values(config, WORKSPACE_S3_KEYS, "obot_workspace_provider is s3")
-    elif config.obot_replicas > 1:
+        return
+    if config.obot_replicas > 1:
         yield "obot_replicas", "more than 1 requires obot_workspace_provider: s3 (the directory workspace is one volume)"
+    for key in WORKSPACE_S3_KEYS:
+        if is_set(getattr(config, key)):
+            yield key, (f"is used only with obot_workspace_provider: s3 (it is {config.obot_workspace_provider}); "
+                        "remove it or switch the workspace to s3")
 
 
 @rule
@@ -182,8 +200,7 @@ def obot_runtime_settings(config, nodes):
             != (config.obot_audit_s3_access_key, config.obot_audit_s3_secret_key)):
         yield ("obot_audit_s3_access_key", "must equal obot_workspace_s3_access_key/obot_workspace_s3_secret_key "
                "with the s3 workspace (Obot reads one pair of AWS credentials for both stores)")
-    if (config.obot_workspace_provider == "s3" and config.rustfs_enabled is not True
-            and config.obot_s3_endpoint == ObotSettings.model_fields["obot_s3_endpoint"].default):
+    if workspace_on_rustfs(config) and config.rustfs_enabled is not True:
         yield "obot_s3_endpoint", "is RustFS's address, which requires rustfs_enabled: true (or name another S3 service)"
     for request, limit, largest in MCP_LIMIT_ORDER.values():
         values = [getattr(config, key) for key in (request, limit, largest)]
