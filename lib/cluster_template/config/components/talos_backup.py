@@ -6,7 +6,7 @@ from pydantic import Field
 
 from ..base import Settings, rule, set_together
 from ..types import HttpURL, secret
-from ._shared import all_set, any_set, requires_values
+from ._shared import BUCKET, all_set, any_set, requires_values
 
 BACKUP_KEYS = ("backup_s3_endpoint", "backup_s3_bucket")
 CREDENTIAL_KEYS = ("backup_s3_access_key", "backup_s3_secret_key")
@@ -16,7 +16,9 @@ INTERNAL_DOMAIN = "svc.cluster.local"
 class TalosBackupSettings(Settings):
     backup_s3_endpoint: HttpURL | None = Field(
         None, description="S3 endpoint for etcd snapshots; with backup_s3_bucket enables talos-backup.")
-    backup_s3_bucket: str | None = Field(None, min_length=1, description="S3 bucket the snapshots are written to.")
+    backup_s3_bucket: str | None = Field(
+        None, pattern=BUCKET, description="S3 bucket the snapshots are written to (an S3 bucket name: lower-case letters, "
+        "digits, dots and hyphens).")
     backup_s3_region: str = Field(
         "us-east-1", min_length=1, description="Region for the AWS SDK; any value works for S3-compatible stores.")
     backup_s3_access_key: str | None = secret(None, min_length=1, description="S3 access key for the snapshot bucket.")
