@@ -181,9 +181,6 @@ def test_status_asks_every_controller_about_etcd(tmp_path, fake_kube):
     assert "✗ k8s-0: did not answer etcd status" in text
 
     day2.cluster.set_unreachable(day2.node_ip("k8s-0"), False)
-    with day2.cluster.edit() as state:
-        lone = next(node for node in state["nodes"] if node["hostname"] == "k8s-2")
-        lone["etcd_data"] = "second-cluster"
-        state["etcd"]["foreign"] = {"second-cluster": [{"id": "2a", "hostname": "k8s-2", "ip": lone["ip"]}]}
+    day2.cluster.start_second_etcd("k8s-2")
     split = day2.inv("status").stdout
     assert "✗ k8s-2: its etcd lists other members (k8s-2)" in split, split

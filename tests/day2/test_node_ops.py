@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+
+from cluster_template.ops.gates import GateFailed, Gates
+from cluster_template.ops.nodes import load_inventory, talos_client
+from cluster_template.run import Executor
 from tests.fakes.cluster import SECRET_FIELDS, fake_talos_secrets, installer_image, machine_config
 
 from .conftest import CLUSTER_NAME, RUNNING, TARGET, make_day2
@@ -108,6 +113,38 @@ def test_upgrading_a_controller_of_a_two_member_etcd_is_refused_before_anything_
         assert "etcd has 2 members (k8s-0, k8s-1): Talos refuses to upgrade a controller" in result.stderr
     assert calls(day2, "upgrade") == []
     assert not any(node["cordoned"] for node in day2.cluster.nodes())
+
+
+def test_the_two_member_etcd_refusal_does_not_depend_on_the_first_controller(tmp_path, fake_kube):
+    """k8s-0 down: the other controller still lists both members, so the refusal stands."""
+    day2 = make_day2(tmp_path, controllers=2, workers=1, kube=fake_kube)
+    day2.cluster.set_unreachable(day2.node_ip("k8s-0"))
+
+    for args in (("talos.upgrade",), ("talos.upgrade-node", "--node", "k8s-1", "--gate-timeout", "1")):
+        result = day2.inv(*args)
+        assert result.returncode == 1, result.stdout
+        assert "etcd has 2 members (k8s-0, k8s-1): Talos refuses to upgrade a controller" in result.stderr
+    assert calls(day2, "upgrade") == []
+    assert not any(node["cordoned"] for node in day2.cluster.nodes())
+
+
+def test_the_etcd_gate_names_the_controllers_that_run_another_etcd(tmp_path, fake_kube):
+    """k8s-2 runs an etcd of its own while the first cluster still lists it: asking k8s-0 alone
+    sees three healthy members."""
+    day2 = make_day2(tmp_path, controllers=3, workers=1, kube=fake_kube)
+    day2.cluster.start_second_etcd("k8s-2")
+    inventory = load_inventory(day2.root)
+    gates = Gates(inventory, talos_client(day2.root, Executor(env=day2.tools.env)), None, timeout=1, interval=0.2)
+
+    with pytest.raises(GateFailed) as failure:
+        gates.etcd_healthy("before upgrading k8s-0")
+    assert failure.value.detail == ("controllers disagree about the etcd members (a split brain?): "
+                                    "k8s-2 lists k8s-2"), failure.value.detail
+
+    plan = day2.inv("talos.upgrade")
+    assert plan.returncode == 1, plan.stdout
+    assert "etcd: controllers disagree about the etcd members (a split brain?): k8s-2 lists k8s-2" in plan.stderr
+    assert calls(day2, "upgrade") == []
 
 
 def test_upgrade_node_dry_run_says_it_would_and_changes_nothing(tmp_path, fake_kube):

@@ -357,6 +357,14 @@ class FakeCluster:
                 clusters.setdefault(node["etcd_data"], []).append(node["hostname"])
         return clusters
 
+    def start_second_etcd(self, hostname: str, cluster_id: str = "second-cluster") -> None:
+        """This controller runs an etcd cluster of its own with itself the only member (what a
+        bootstrap on a controller still joining leaves), while the first cluster keeps listing it."""
+        with self.edit() as state:
+            node = next(node for node in state["nodes"] if node["hostname"] == hostname)
+            node["etcd_data"] = cluster_id
+            state["etcd"].setdefault("foreign", {})[cluster_id] = [fakestate.new_member(node)]
+
     def set_cni_ready(self, ready: bool = True) -> None:
         with self.edit() as state:
             state["cluster"]["cni_ready"] = ready

@@ -8,8 +8,8 @@ Gates:
 - `cluster_healthy`: `talosctl health` through a controller, with the node lists of nodes.yaml.
   talosctl asserts that *every* Kubernetes node is Ready and schedulable, so this gate can only
   pass while no node is intentionally down;
-- `etcd_healthy`: every controller is an etcd member (none a learner, no unknown member) and
-  `etcd status` reports no errors on any of them;
+- `etcd_healthy`: the controllers agree about the etcd members, every controller is one (none a
+  learner, no unknown member) and `etcd status` reports no errors on any of them;
 - `at_target`: the node runs the target Talos version and Image Factory schematic;
 - `kube_ready`: the node's Kubernetes Node is Ready;
 - `others_ready`: every Kubernetes node except the ones being upgraded is Ready (the gate used
@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from .. import heartbeat as heartbeat_module
 from ..errors import ClusterTemplateError, CommandError
 from ..tools.talosctl import Talosctl
+from .etcd_view import etcd_view
 from .nodes import ClusterNode, Inventory, normalise_version
 
 # Seconds `talosctl health` may take in a dry run: enough for its checks to pass on a healthy
@@ -115,19 +116,22 @@ class Gates:
             detail = self.talos.ex.redactor.redact(health_problem(result.stderr))
             raise GateFailed("cluster healthy", subject, detail, time.monotonic() - started)
 
-    def etcd_healthy(self, subject: str, *, avoid: Iterable[str] = (), on_wait: Say | None = None) -> None:
-        via = self.via(avoid)
-        poll(lambda: self.etcd_state(via), gate="etcd healthy", subject=subject, timeout=self.timeout,
-             interval=self.interval, on_wait=on_wait,
-             heartbeat=self.heartbeat)
+    def etcd_healthy(self, subject: str, *, on_wait: Say | None = None) -> None:
+        poll(self.etcd_state, gate="etcd healthy", subject=subject, timeout=self.timeout,
+             interval=self.interval, on_wait=on_wait, heartbeat=self.heartbeat)
 
-    def etcd_state(self, via: ClusterNode) -> tuple[bool, str]:
+    def etcd_state(self) -> tuple[bool, str]:
+        """Asks every controller (not one `via`): the node being upgraded may be down, and only
+        comparing their member lists shows a controller running an etcd of its own."""
         controllers = {node.name: node for node in self.inventory.controllers}
         try:
-            members = self.talos.etcd_members(via.address)
+            view = etcd_view(self.talos, list(controllers.values()))
         except CommandError as error:
-            return False, f"etcd members via {via.name}: {_last_line(error.stderr_tail) or error}"
-        names = {row.get("hostname", ""): row for row in members}
+            return False, f"etcd members: {_last_line(error.stderr_tail) or error}"
+        if disagreeing := view.disagreeing():
+            return False, "controllers disagree about the etcd members (a split brain?): " + "; ".join(
+                f"{name} lists {', '.join(sorted(seen))}" for name, seen in sorted(disagreeing.items()))
+        names = view.members
         missing = sorted(set(controllers) - set(names))
         if missing:
             return False, f"not etcd members: {', '.join(missing)}"

@@ -39,6 +39,7 @@ from typing import Any, Protocol
 
 from ..errors import ClusterTemplateError, CommandError
 from ..tools.talosctl import Talosctl
+from .etcd_view import etcd_view
 from .gates import GateFailed, Gates, poll
 from .journal import DONE, IN_PROGRESS, PENDING, Journal
 from .nodes import ClusterNode, Inventory
@@ -207,7 +208,7 @@ class Upgrader:
         resuming = {check.node.name for check in checks if check.resuming}
         plan.problems += self._kubernetes_problems(resuming)
         if not resuming:
-            problem = self._probe(lambda: self.gates.etcd_state(self.gates.via()), "etcd")
+            problem = self._probe(self.gates.etcd_state, "etcd")
             if problem:
                 plan.problems.append(problem)
         if any(check.node.controller for check in plan.pending):
@@ -242,12 +243,12 @@ class Upgrader:
         """Talos refuses to upgrade a controller of a 2-member etcd (one member down loses quorum),
         which would leave the drained controller cordoned: say so before anything is touched."""
         try:
-            members = self.talos.etcd_members(self.gates.via().address)
+            members = etcd_view(self.talos, self.inventory.controllers).members
         except CommandError:
             return []  # the etcd gate reports an etcd that does not answer
         if len(members) != 2:
             return []
-        names = ", ".join(sorted(row.get("hostname", "?") for row in members))
+        names = ", ".join(sorted(members))
         return [f"etcd has 2 members ({names}): Talos refuses to upgrade a controller, since one member down loses "
                 "quorum; add a third controller (or run one) before upgrading"]
 
@@ -357,13 +358,13 @@ class Upgrader:
         if down:
             say(f"gate: other nodes Ready (in flight: {', '.join(sorted(down))}) and etcd healthy")
             self.gates.others_ready(node.name, down, on_wait=say)
-            self.gates.etcd_healthy(node.name, avoid=down, on_wait=say)
+            self.gates.etcd_healthy(node.name, on_wait=say)
         else:
             say("gate: cluster healthy")
             self.gates.cluster_healthy(f"before upgrading {node.name}", avoid=[node.name])
             if node.controller:
                 say("gate: etcd healthy")
-                self.gates.etcd_healthy(node.name, avoid=[node.name], on_wait=say)
+                self.gates.etcd_healthy(node.name, on_wait=say)
 
     def _upgrade(self, node: ClusterNode) -> None:
         say = self._say_for(node)
