@@ -45,7 +45,7 @@ def grafana_dashboard(panels: Sequence[Mapping[str, Any]], uid: str, title: str,
     names = _variable_names(uid, variables)
     laid_out, column, top, row_height = [], 0, 0, 0
     for index, panel in enumerate(panels):
-        width, height = _width(uid, panel), _HEIGHTS.get(panel.get("type"), _HEIGHT)
+        width, height = _width(uid, panel), _HEIGHTS.get(str(panel.get("type")), _HEIGHT)
         if column + width > _ROW:
             column, top, row_height = 0, top + row_height, 0
         laid_out.append(_panel(uid, index, panel, {"x": column, "y": top, "w": width, "h": height}, names))
@@ -93,7 +93,7 @@ def _width(uid: str, panel: Mapping[str, Any]) -> int:
 def _thresholds(uid: str, panel: Mapping[str, Any]) -> dict[str, Any]:
     """Grafana's absolute threshold steps: green below the first value, each colour from its value up."""
     given = panel["thresholds"]
-    steps = [{"color": "green", "value": None}]
+    steps: list[dict[str, Any]] = [{"color": "green", "value": None}]
     previous = float("-inf")
     for step in given if isinstance(given, (list, tuple)) else ():
         if (not isinstance(step, (list, tuple)) or len(step) != 2 or isinstance(step[0], bool)

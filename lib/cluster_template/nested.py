@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
+
+
+def mapping_or_empty(value: Any) -> Mapping[Any, Any]:
+    """`value` when it is a mapping, else an empty one: a missing or malformed section reads as empty."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def strings_in(value: Any, *, keys: bool = False) -> Iterator[str]:

@@ -65,7 +65,9 @@ def to_yaml(value: Any) -> str:
 
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False
+    # ruamel initialises this flag to None ("use the representer's default") with no annotation, so
+    # mypy infers the type None; main.py passes any non-None value on to the representer.
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     stream = io.StringIO()
     yaml.dump(value, stream)
     text = stream.getvalue()

@@ -41,7 +41,8 @@ def is_secret_path(path: str) -> bool:
     return ".sops." in name and name != SOPS_CONFIG
 
 
-def _recipients(document: Any) -> set[str]:
+def _recipients(document: Any) -> set[str | None]:
+    """The age recipients in the sops metadata; None for an entry without one (so it never equals a key)."""
     metadata = document.get("sops") if isinstance(document, dict) else None
     if not isinstance(metadata, dict):
         return set()

@@ -114,11 +114,12 @@ class Kube:
 
         `progress` hears a one-line status whenever it changes. KubeTimeout names the nodes still
         missing or NotReady (with the kubelet's reason)."""
+        names: set[str] | None
         if isinstance(expected, int):
-            names = None
+            names, total = None, expected
         else:
             names = {expected} if isinstance(expected, str) else set(expected)
-        total = expected if names is None else len(names)
+            total = len(names)
         state = "registered" if registered_only else "Ready"
 
         def check() -> Check[list[NodeInfo]]:

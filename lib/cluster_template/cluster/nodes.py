@@ -43,7 +43,7 @@ class NodeInfo:
         internal_ip = next((a.get("address") for a in addresses if a.get("type") == "InternalIP"), None)
         return cls(
             name=str(metadata.get("name", "")),
-            ready=bool(condition) and condition.get("status") == "True",
+            ready=condition is not None and condition.get("status") == "True",
             ready_reason=str((condition or {}).get("reason") or ("" if condition else "NoReadyCondition")),
             ready_message=str((condition or {}).get("message") or ""),
             unschedulable=bool((node.get("spec") or {}).get("unschedulable")),

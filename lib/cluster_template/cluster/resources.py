@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from ..nested import mapping_or_empty
 from .transport import KubeTransport
 
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
@@ -67,8 +68,8 @@ def types_defined_by(documents: Iterable[dict]) -> dict[tuple[str, str], Resourc
         api_version = str(document.get("apiVersion", ""))
         if document.get("kind") != CRD_KIND or not api_version.startswith("apiextensions.k8s.io/"):
             continue
-        spec = document.get("spec") if isinstance(document.get("spec"), dict) else {}
-        names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+        spec = mapping_or_empty(document.get("spec"))
+        names = mapping_or_empty(spec.get("names"))
         group, kind, plural = spec.get("group"), names.get("kind"), names.get("plural")
         if not (group and kind and plural):
             continue

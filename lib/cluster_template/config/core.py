@@ -4,7 +4,7 @@ Cilium (including BGP), UniFi DNS, and the pinned Talos/Kubernetes versions."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -13,8 +13,13 @@ from .types import ASN, FQDN, DNSLabel, GitBranch, HttpURL, IPv4, IPv4CIDR, Toke
 
 DEFAULT_TALOS_VERSION = "v1.12.11"
 DEFAULT_KUBERNETES_VERSION = "v1.35.4"
-TalosVersion = release_version("Talos 1.12", r"^v1\.12\.\d+$", "v1.12.11")
-KubernetesVersion = release_version("Kubernetes 1.30-1.35", r"^v1\.3[0-5]\.\d+$", "v1.35.4")
+if TYPE_CHECKING:
+    # A type checker cannot use a type built by a call; the validated value is a plain str.
+    TalosVersion = str
+    KubernetesVersion = str
+else:
+    TalosVersion = release_version("Talos 1.12", r"^v1\.12\.\d+$", "v1.12.11")
+    KubernetesVersion = release_version("Kubernetes 1.30-1.35", r"^v1\.3[0-5]\.\d+$", "v1.35.4")
 
 
 class CoreSettings(Settings):

@@ -16,6 +16,9 @@ from typing import Any
 from ..errors import ConfigError, ConfigIssue
 from ..readfile import UnreadableInput, read_text
 from ..run import REDACTED
+from pydantic import BaseModel
+from pydantic_core import ErrorDetails
+
 from .base import RULES
 
 CLUSTER_FILE = "cluster.yaml"
@@ -44,10 +47,10 @@ class _Document:
         node, line = self.tree, None
         for part in location:
             try:
-                if isinstance(part, int) and hasattr(node, "lc") and isinstance(node, list):
+                if isinstance(part, int) and isinstance(node, list) and hasattr(node, "lc"):
                     line = node.lc.item(part)[0] + 1
                     node = node[part]
-                elif hasattr(node, "lc") and isinstance(node, dict) and _key_in(node, part) is not _ABSENT:
+                elif isinstance(node, dict) and hasattr(node, "lc") and _key_in(node, part) is not _ABSENT:
                     key = _key_in(node, part)  # `123:` or `true:` in the file is the key "123" / "True" here
                     line = node.lc.key(key)[0] + 1
                     node = node[key]
@@ -147,7 +150,7 @@ def _location_key(location: tuple[Any, ...]) -> str:
     return key
 
 
-def _model_issues(model: type, document: _Document, issues: list[ConfigIssue]) -> Any:
+def _model_issues(model: type[BaseModel], document: _Document, issues: list[ConfigIssue]) -> Any:
     from pydantic import ValidationError
 
     try:
@@ -183,7 +186,7 @@ def _data_location(data: Any, location: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(kept)
 
 
-def _describe(model: type, error: dict[str, Any], location: tuple[Any, ...]) -> str:
+def _describe(model: type, error: ErrorDetails, location: tuple[Any, ...]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         reason = _unsupported_seed_key(model, location)
@@ -270,7 +273,7 @@ def load_config(root: Path, cluster_file: str = CLUSTER_FILE, nodes_file: str = 
     nodes_doc = _parse(root / nodes_file, issues)
     cluster = _model_issues(ClusterConfig, cluster_doc, issues) if cluster_doc else None
     nodes = _model_issues(NodesConfig, nodes_doc, issues) if nodes_doc else None
-    if cluster is not None and nodes is not None:
+    if cluster_doc is not None and nodes_doc is not None and cluster is not None and nodes is not None:
         for check in RULES:
             for key, message in check(cluster, nodes):
                 issues.append(_rule_issue(key, message, cluster_doc, nodes_doc))

@@ -7,6 +7,8 @@ the single source of truth for the JSON Schemas (`inv template.schema`) and `doc
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from .components import COMPONENT_GROUPS
 from .core import CoreSettings
 from .nodes import Node, NodesConfig
@@ -15,10 +17,12 @@ from .types import is_secret_field
 __all__ = ["ClusterConfig", "Node", "NodesConfig", "secret_keys"]
 
 
-class ClusterConfig(CoreSettings, *COMPONENT_GROUPS):
+# mypy cannot see bases unpacked from a tuple; it checks ClusterConfig as CoreSettings only (each
+# group is checked in its own module).
+class ClusterConfig(CoreSettings, *COMPONENT_GROUPS):  # type: ignore[misc]
     """Every key of cluster.yaml."""
 
 
-def secret_keys(model: type = ClusterConfig) -> tuple[str, ...]:
+def secret_keys(model: type[BaseModel] = ClusterConfig) -> tuple[str, ...]:
     """Names of the fields whose values are credentials."""
     return tuple(name for name, info in model.model_fields.items() if is_secret_field(info))

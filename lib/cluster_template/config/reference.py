@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel
+
 from .model import ClusterConfig
 from .nodes import Node
 from .types import is_secret_field, reading_task
@@ -51,7 +53,7 @@ def _default(info: Any) -> str:
     return f"`{json.dumps(value)}`"
 
 
-def _rows(model: type, names: list[str]) -> list[str]:
+def _rows(model: type[BaseModel], names: list[str]) -> list[str]:
     properties = model.model_json_schema()["properties"]
     rows = ["| key | type | default | description |", "| --- | --- | --- | --- |"]
     for name in names:

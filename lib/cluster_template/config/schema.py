@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+from pydantic import BaseModel
+
 from .model import ClusterConfig, NodesConfig
 
 SCHEMA_URL = "https://json-schema.org/draft/2020-12/schema"
 
 
-def _schema(model: type, title: str) -> dict:
+def _schema(model: type[BaseModel], title: str) -> dict:
     schema = model.model_json_schema()
     schema["$schema"] = SCHEMA_URL
     schema["title"] = title

@@ -11,6 +11,7 @@ import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+from pydantic.json_schema import JsonDict
 
 SECRET_MARK = "x-secret"
 # The task that reads a key no template uses (shown in docs/CONFIGURATION.md as "read by: ...").
@@ -182,7 +183,7 @@ def secret(default: Any = None, *, description: str, **kwargs: Any) -> Any:
     return Field(default, description=description, json_schema_extra=extra, **kwargs)
 
 
-def read_by(task: str) -> dict[str, str]:
+def read_by(task: str) -> JsonDict:
     """`json_schema_extra` of a key only `task` reads (it changes no rendered file)."""
     return {READ_BY_MARK: task}
 

@@ -187,12 +187,20 @@ def http_get(url: str) -> bytes:
     return response.content
 
 
+def _resolved_ref(planned: PlannedSource, get: Fetch) -> str:
+    if planned.ref:
+        return planned.ref
+    if planned.lookup is None:  # plan() gives every source a ref or a lookup
+        raise SchemaUpdateError(f"CRD source {planned.source.name} has neither a ref nor an appVersion lookup")
+    return _app_version(get(planned.lookup), planned.lookup)
+
+
 def fetch(update_plan: UpdatePlan, shipped_dir: Path, get: Fetch = http_get) -> UpdateResult:
     """Download and convert every planned source."""
     result = UpdateResult()
     for planned in update_plan.sources:
         source = planned.source
-        ref = planned.ref or _app_version(get(planned.lookup), planned.lookup)
+        ref = _resolved_ref(planned, get)
         converted: dict[str, str] = {}
         for url in (source.url(template, ref) for template in source.files):
             for document in _documents(get(url), url):
@@ -310,7 +318,7 @@ def refresh(root: Path, ex, get: Fetch = http_get,
     for relative in result.stale:
         ex.remove(target / relative, label=f"{SCHEMA_FOLDER}/{relative}")
         changed.append(("remove", f"{SCHEMA_FOLDER}/{relative}"))
-    sources = sources_text((target / "SOURCES.md").read_text(), update_plan, result)
-    if ex.write_file(target / "SOURCES.md", sources, label=f"{SCHEMA_FOLDER}/SOURCES.md") != "unchanged":
+    sources_md = sources_text((target / "SOURCES.md").read_text(), update_plan, result)
+    if ex.write_file(target / "SOURCES.md", sources_md, label=f"{SCHEMA_FOLDER}/SOURCES.md") != "unchanged":
         changed.append(("update", f"{SCHEMA_FOLDER}/SOURCES.md"))
     return update_plan, changed

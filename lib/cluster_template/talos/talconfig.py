@@ -174,7 +174,7 @@ def parse_talconfig(data: Any, *, source: str = "talconfig.yaml") -> TalConfig:
     )
     cni_name = _cni_name(data.get("cniConfig"), problem)
 
-    role_patches = {}
+    role_patches: dict[str, tuple[str, ...]] = {}
     for role in ("controlPlane", "worker"):
         section = data.get(role)
         if section is None:

@@ -69,7 +69,9 @@ def _talos_yaml() -> Any:
                 table = {}
                 for versions, tag, regexp, first in implicit_resolvers:
                     if (1, 2) in versions and tag in kept_tags:
-                        for char in first or [None]:
+                        # No first characters: the resolver is tried for every scalar (the None slot).
+                        chars: list[str | None] = list(first) if first else [None]
+                        for char in chars:
                             table.setdefault(char, []).append((tag, regexp))
                 self._version_implicit_resolver["talos"] = table
             return table

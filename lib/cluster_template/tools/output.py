@@ -16,7 +16,8 @@ class UnexpectedOutput(ClusterTemplateError):
 def json_stream(text: str, *, tool: str = "tool") -> list[dict[str, Any]]:
     """Objects of a stream of JSON values written one after another (`talosctl get -o json`)."""
     decoder = json.JSONDecoder()
-    objects, position = [], 0
+    objects: list[dict[str, Any]] = []
+    position = 0
     while True:
         while position < len(text) and text[position].isspace():
             position += 1

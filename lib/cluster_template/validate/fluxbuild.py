@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ClusterTemplateError
+from ..nested import mapping_or_empty
 from ..stopwatch import Stopwatch, stage
 from .defaults import SourceKey
 from .issues import BUILD_ORIGIN, IssueCollector, ValidationIssue
@@ -305,7 +306,8 @@ class FluxBuilds:
             return Located(data, source[0], source[1])
         if isinstance(data, Mapping):
             group, kind, name = api_group(data.get("apiVersion")), data.get("kind"), _name(data)
-            candidates = self._top_by_identity.get((group, kind, name), [])
+            # Only objects with a kind and a name are indexed, so an object without either has no candidate.
+            candidates = self._top_by_identity.get((group, kind, name), []) if kind and name else []
             if candidates:
                 namespace = _namespace(data)
                 best = min(candidates, key=lambda c: (c.file not in build.inputs, c.namespace != namespace,
@@ -335,7 +337,7 @@ class FluxBuilds:
 def _with_namespace(data: Mapping, namespace: str) -> Mapping:
     if data.get("kind") in CLUSTER_SCOPED_KINDS:
         return data
-    metadata = dict(data.get("metadata")) if isinstance(data.get("metadata"), Mapping) else {}
+    metadata = dict(mapping_or_empty(data.get("metadata")))
     metadata["namespace"] = namespace
     return {**data, "metadata": metadata}
 

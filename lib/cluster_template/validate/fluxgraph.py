@@ -89,7 +89,9 @@ def _report_cycles(objects: list[Located], collector: IssueCollector) -> None:
     """Report each dependency cycle once, on its first member (in sorted order)."""
     nodes: dict[Node, Located] = {}
     for obj in objects:
-        nodes.setdefault((obj.namespace, obj.name), obj)
+        # A nameless object (its schema check reports it) cannot be a dependsOn target, so not on a cycle.
+        if obj.name is not None:
+            nodes.setdefault((obj.namespace, obj.name), obj)
     edges: dict[Node, list[Node]] = {}
     for node, obj in nodes.items():
         targets = []

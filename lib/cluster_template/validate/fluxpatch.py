@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..nested import mapping_or_empty
 from .objects import api_group
 from .yamldocs import YamlSyntaxError, load_documents
 
@@ -43,7 +44,7 @@ def _selector_matches(selector: Any, values: Any) -> bool:
 
 def _target_matches(target: Mapping, data: Mapping) -> bool:
     api_version = str(data.get("apiVersion", ""))
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), Mapping) else {}
+    metadata = mapping_or_empty(data.get("metadata"))
     checks = (
         ("group", api_group(api_version)),
         ("version", api_version.rpartition("/")[2]),
@@ -130,7 +131,7 @@ def apply_patches(data: Any, patches: Any) -> tuple[Any, list[str]]:
             if not isinstance(patch, Mapping):
                 continue
             # Without a target, a strategic-merge patch selects by its own kind and name.
-            metadata = patch.get("metadata") if isinstance(patch.get("metadata"), Mapping) else {}
+            metadata = mapping_or_empty(patch.get("metadata"))
             target = {"kind": patch.get("kind"), "name": metadata.get("name")}
         if not _target_matches(target, data):
             continue
@@ -139,9 +140,9 @@ def apply_patches(data: Any, patches: Any) -> tuple[Any, list[str]]:
             problems += [f"spec.patches[{number}]: {message}" for message in found]
         elif isinstance(patch, Mapping):
             body = {key: value for key, value in patch.items() if key not in {"apiVersion", "kind"}}
-            metadata = body.get("metadata")
-            if isinstance(metadata, Mapping):
-                body["metadata"] = {k: v for k, v in metadata.items() if k not in {"name", "namespace"}} or None
+            body_metadata = body.get("metadata")
+            if isinstance(body_metadata, Mapping):
+                body["metadata"] = {k: v for k, v in body_metadata.items() if k not in {"name", "namespace"}} or None
                 if body["metadata"] is None:
                     body.pop("metadata")
             data = _merge(data, body)

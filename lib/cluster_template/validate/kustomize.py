@@ -240,14 +240,15 @@ class Builder:
                 result.items.extend(BuildItem(item.text, data=item.data) for item in built)
                 result.inputs.update(resource_files(rel, self.files))
                 return
-        key = self.cache.key(self.root, rel, self.kubectl()) if self.cache is not None else None
-        stdout = self.cache.get(key) if key is not None else None
+        cache = self.cache
+        key = cache.key(self.root, rel, self.kubectl()) if cache is not None else None
+        stdout = cache.get(key) if cache is not None and key is not None else None
         if stdout is None:
             stdout = self._run_kubectl(rel, result)
             if stdout is None:
                 return
-            if key is not None and not self.executor.dry:
-                self.cache.put(key, stdout)
+            if cache is not None and key is not None and not self.executor.dry:
+                cache.put(key, stdout)
             self._record(rel, "kubectl")
         else:
             self._record(rel, "cached")

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..nested import mapping_or_empty
 from ..secrets import is_secret_path
 from .issues import ValidationIssue
 from .yamldocs import YamlSyntaxError, load_documents
@@ -112,7 +113,8 @@ def _wrapped(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
     line ending in base64 characters followed by lines of nothing else. Only encoded needles can
     match there (a joined run has no token boundaries)."""
     runs: list[tuple[int, str]] = []
-    start, parts = 0, []
+    start = 0
+    parts: list[str] = []
     for number, line in [*lines, (0, "")]:
         content = line.strip()
         if parts and _BASE64_LINE.match(content) and not parts[-1].endswith("="):
@@ -151,7 +153,7 @@ def _documents(text: str) -> list[_Document]:
             continue
         data = parsed[0] if parsed else None
         if isinstance(data, dict):
-            metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+            metadata = mapping_or_empty(data.get("metadata"))
             document.kind = _text(data.get("kind"))
             document.namespace, document.name = _text(metadata.get("namespace")), _text(metadata.get("name"))
     return documents

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..nested import mapping_or_empty
 from .issues import IssueCollector, ValidationIssue
 from .objects import Located
 from .scan import SourceTree
@@ -89,7 +90,7 @@ def object_problems(data: Any) -> list[tuple[str, str]]:
         return []
     problems: list[tuple[str, str]] = []
     kind = data.get("kind")
-    spec = data.get("spec") if isinstance(data.get("spec"), Mapping) else {}
+    spec = mapping_or_empty(data.get("spec"))
     if kind == "OCIRepository":
         problems += _oci_ref(spec.get("ref"))
     elif kind == "HelmRelease":
@@ -181,7 +182,7 @@ def helmfile_problems(root: Path, rel: str, documents: list[Any]) -> list[Valida
     for index, doc in enumerate(documents):
         if not isinstance(doc, Mapping):
             continue
-        templates = doc.get("templates") if isinstance(doc.get("templates"), Mapping) else {}
+        templates = mapping_or_empty(doc.get("templates"))
         for i, release in enumerate(doc.get("releases") or []):
             if not isinstance(release, Mapping):
                 continue

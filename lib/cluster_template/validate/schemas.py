@@ -224,6 +224,11 @@ def _validator_class(relaxed: bool):
 class UntranslatablePatternError(Exception):
     """Marker base of the ValidationError raised for a pattern with no Python equivalent."""
 
+    # Declared for the type checker: every instance also derives from jsonschema's ValidationError
+    # (see _untranslatable_error_class), which sets these.
+    message: str
+    absolute_path: Sequence[Any]
+
 
 @lru_cache(maxsize=None)
 def _untranslatable_error_class():

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..nested import mapping_or_empty
 from .neutral import is_neutral, variable_marker
 from .yamldocs import is_encrypted
 
@@ -65,18 +66,14 @@ def variables_from_object(obj: Mapping[str, Any]) -> Variables:
     found = Variables()
     kind = obj.get("kind")
     if kind == "ConfigMap":
-        for key, value in _mapping(obj.get("data")).items():
+        for key, value in mapping_or_empty(obj.get("data")).items():
             found.set(str(key), _known(value))
     elif kind == "Secret":
-        for key, value in _mapping(obj.get("data")).items():
+        for key, value in mapping_or_empty(obj.get("data")).items():
             found.set(str(key), _decoded(value))
-        for key, value in _mapping(obj.get("stringData")).items():
+        for key, value in mapping_or_empty(obj.get("stringData")).items():
             found.set(str(key), _known(value))
     return found
-
-
-def _mapping(value: Any) -> Mapping:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _known(value: Any) -> str | None:
@@ -99,9 +96,9 @@ def _decoded(value: Any) -> str | None:
 def substitution_disabled(obj: Any) -> bool:
     if not isinstance(obj, Mapping):
         return False
-    metadata = _mapping(obj.get("metadata"))
+    metadata = mapping_or_empty(obj.get("metadata"))
     for section in ("annotations", "labels"):
-        if str(_mapping(metadata.get(section)).get(DISABLE_KEY, "")).lower() == "disabled":
+        if str(mapping_or_empty(metadata.get(section)).get(DISABLE_KEY, "")).lower() == "disabled":
             return True
     return False
 

@@ -29,7 +29,8 @@ def _code_digest() -> str:
 
     digest = hashlib.sha256()
     spec = importlib.util.find_spec("jsonschema")
-    library = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.py")) if spec else []
+    locations = spec.submodule_search_locations if spec else None
+    library = sorted(Path(next(iter(locations))).glob("*.py")) if locations else []
     for path in [*sorted(Path(__file__).resolve().parent.glob("*.py")), *library]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()

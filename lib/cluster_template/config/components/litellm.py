@@ -54,6 +54,14 @@ class Provider:
     version_key: str | None = None
     api_version: str | None = None
 
+    @property
+    def endpoint_key(self) -> str:
+        """The key the endpoint comes from: the Azure resource name, else the base URL."""
+        key = self.resource_key or self.base_key
+        if key is None:
+            raise ValueError(f"provider {self.name} names neither a base URL key nor a resource key")
+        return key
+
 
 _CHAT = "chat"
 PROVIDERS = (
@@ -227,7 +235,7 @@ def azure_provider_pairs(config, nodes):
 def _api_base(config, provider: Provider) -> str:
     if provider.resource_key:
         return f"https://{getattr(config, provider.resource_key)}.openai.azure.com"
-    return getattr(config, provider.base_key)
+    return getattr(config, provider.endpoint_key)
 
 
 def enabled_providers(config) -> list[dict[str, object]]:
@@ -235,7 +243,7 @@ def enabled_providers(config) -> list[dict[str, object]]:
     environment variable its key travels in, and its models as LiteLLM's model_list entries."""
     providers = []
     for provider in PROVIDERS:
-        endpoint = provider.resource_key or provider.base_key
+        endpoint = provider.endpoint_key
         if not (is_set(getattr(config, provider.key)) and is_set(getattr(config, endpoint))):
             continue
         base = _api_base(config, provider)

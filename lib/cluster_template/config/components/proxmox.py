@@ -21,31 +21,36 @@ VERIFY = read_by("inv infra.verify-nodes")
 class VMSizing(Settings):
     """VM size; every field is optional so a level of the defaults chain may set only some."""
 
-    cores: int | None = Field(None, ge=1, le=64, description="CPU cores per socket.")
-    sockets: int | None = Field(None, ge=1, le=4, description="CPU sockets.")
-    memory: int | None = Field(None, ge=1024, le=262144, description="Memory in MiB.")
-    disk_size: int | None = Field(None, ge=32, le=4096, description="Disk size in GiB.")
+    # Defaults are given as `default=` here: the type checker reads only that keyword as a default,
+    # and both classes are called without arguments (the `default_factory` of the keys below).
+
+    cores: int | None = Field(default=None, ge=1, le=64, description="CPU cores per socket.")
+    sockets: int | None = Field(default=None, ge=1, le=4, description="CPU sockets.")
+    memory: int | None = Field(default=None, ge=1024, le=262144, description="Memory in MiB.")
+    disk_size: int | None = Field(default=None, ge=32, le=4096, description="Disk size in GiB.")
 
 
 class VMAdvanced(Settings):
     """Hardware settings shared by every VM (Talos-friendly defaults)."""
 
-    bios: Literal["ovmf", "seabios"] = Field("ovmf", description="Firmware; ovmf is UEFI (needed for secure boot).")
-    machine: Literal["q35", "i440fx"] = Field("q35", description="QEMU machine type.")
-    cpu_type: str = Field("host", min_length=1, description="QEMU CPU type.")
+    bios: Literal["ovmf", "seabios"] = Field(
+        default="ovmf", description="Firmware; ovmf is UEFI (needed for secure boot).")
+    machine: Literal["q35", "i440fx"] = Field(default="q35", description="QEMU machine type.")
+    cpu_type: str = Field(default="host", min_length=1, description="QEMU CPU type.")
     scsi_hw: Literal["virtio-scsi-pci", "virtio-scsi-single", "lsi"] = Field(
-        "virtio-scsi-pci", description="SCSI controller.")
-    balloon: int = Field(0, ge=0, description="Minimum memory for ballooning in MiB; 0 disables it.")
-    numa: bool = Field(True, description="Enable NUMA.")
-    qemu_agent: bool = Field(True, description="Enable the QEMU guest agent (Talos has the extension).")
-    net_queues: int = Field(4, ge=1, le=16, description="virtio-net queues.")
-    disk_discard: bool = Field(True, description="Pass discard (TRIM) to the storage.")
-    disk_ssd: bool = Field(True, description="Present the disk as an SSD.")
-    tags: list[str] = Field(["kubernetes", "linux", "talos"], description="Proxmox tags of the VMs.")
-    network_bridge: str = Field("vmbr0", min_length=1, description="Proxmox bridge the VM NIC is attached to.")
-    ostype: str = Field("l26", min_length=1, description="Proxmox guest OS type (l26: Linux 2.6+).")
-    disk_backup: bool = Field(False, description="Include the disk in Proxmox backup jobs (Talos is rebuilt from git).")
-    disk_replicate: bool = Field(False, description="Replicate the disk with Proxmox (Kubernetes handles HA).")
+        default="virtio-scsi-pci", description="SCSI controller.")
+    balloon: int = Field(default=0, ge=0, description="Minimum memory for ballooning in MiB; 0 disables it.")
+    numa: bool = Field(default=True, description="Enable NUMA.")
+    qemu_agent: bool = Field(default=True, description="Enable the QEMU guest agent (Talos has the extension).")
+    net_queues: int = Field(default=4, ge=1, le=16, description="virtio-net queues.")
+    disk_discard: bool = Field(default=True, description="Pass discard (TRIM) to the storage.")
+    disk_ssd: bool = Field(default=True, description="Present the disk as an SSD.")
+    tags: list[str] = Field(default=["kubernetes", "linux", "talos"], description="Proxmox tags of the VMs.")
+    network_bridge: str = Field(default="vmbr0", min_length=1, description="Proxmox bridge the VM NIC is attached to.")
+    ostype: str = Field(default="l26", min_length=1, description="Proxmox guest OS type (l26: Linux 2.6+).")
+    disk_backup: bool = Field(
+        default=False, description="Include the disk in Proxmox backup jobs (Talos is rebuilt from git).")
+    disk_replicate: bool = Field(default=False, description="Replicate the disk with Proxmox (Kubernetes handles HA).")
 
 
 class ProxmoxSettings(Settings):
