@@ -57,7 +57,8 @@ class Inside:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.real_root = self.root.resolve()
-        self._folders: dict[PurePosixPath, Path] = {}
+        # folder → (its resolution, whether that is the root or inside it)
+        self._folders: dict[PurePosixPath, tuple[Path, bool]] = {}
 
     def __call__(self, relative: str | os.PathLike[str], *, source: str = "") -> Path:
         where = f"{source}: " if source else ""
@@ -69,8 +70,12 @@ class Inside:
             else:
                 folder = self._folders.get(pure.parent)
                 if folder is None:
-                    folder = self._folders[pure.parent] = (self.root / pure.parent).resolve()
-                resolved = folder / pure.name
+                    real = (self.root / pure.parent).resolve()
+                    folder = self._folders[pure.parent] = (real, real == self.real_root
+                                                           or self.real_root in real.parents)
+                if folder[1]:  # a name (never "..", not a symlink) in a folder inside the root
+                    return path
+                resolved = folder[0] / pure.name
         except (OSError, RuntimeError):  # a symlink loop
             raise UnsafePath(f"{where}'{os.fspath(relative)}' goes through a symlink loop") from None
         _refuse_outside(where, os.fspath(relative), self.real_root, resolved)

@@ -13,7 +13,8 @@ ENTRIES = ["kubernetes/apps/a.yaml", "kubernetes/apps/b.yaml", "kubernetes/out/a
            "kubernetes/in/a.yaml", "kubernetes/file-out", "kubernetes/file-in", "kubernetes/loop/a.yaml",
            "kubernetes/loop", "kubernetes/dangling", "kubernetes/new/deeper/a.yaml", "kubernetes", "x",
            "../x", "/etc/passwd", "a/../b", ".", "", "a\\b", "kubernetes/out/deeper/a.yaml",
-           "kubernetes/in/../a.yaml", "kubernetes/./apps/a.yaml"]
+           "kubernetes/in/../a.yaml", "kubernetes/./apps/a.yaml", "kubernetes/up/repo",
+           "kubernetes/up/repo/kubernetes/apps/a.yaml", "kubernetes/up/outside/a.yaml"]
 
 
 @pytest.fixture
@@ -30,6 +31,7 @@ def tree(tmp_path):
     (root / "kubernetes/file-in").symlink_to(root / "kubernetes/apps/a.yaml")
     (root / "kubernetes/loop").symlink_to(root / "kubernetes/loop")
     (root / "kubernetes/dangling").symlink_to(tmp_path / "nowhere")
+    (root / "kubernetes/up").symlink_to(tmp_path, target_is_directory=True)  # out, and back in by name
     return root
 
 
@@ -49,7 +51,9 @@ def test_one_pass_refuses_exactly_what_each_path_alone_refuses(tree, order):
     assert passed == alone
     refused = {entry for entry, (verdict, _) in alone.items() if verdict == "refused"}
     assert {"kubernetes/out/a.yaml", "kubernetes/out", "kubernetes/file-out", "kubernetes/loop",
-            "kubernetes/loop/a.yaml", "kubernetes/dangling", "../x", "kubernetes/out/deeper/a.yaml"} <= refused
+            "kubernetes/loop/a.yaml", "kubernetes/dangling", "../x", "kubernetes/out/deeper/a.yaml",
+            "kubernetes/up/outside/a.yaml"} <= refused
+    assert "kubernetes/up/repo" not in refused  # resolves to the root itself
     assert "kubernetes/in/a.yaml" not in refused and "kubernetes/new/deeper/a.yaml" not in refused
 
 
