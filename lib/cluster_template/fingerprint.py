@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from .readfile import UnreadableInput, read_bounded
-from .safepath import UnsafePath, inside, is_inside
+from .safepath import Inside, UnsafePath, inside
 
 STATE_FILE = Path(".inv") / "configure-state.json"
 INPUT_FILES = ("cluster.yaml", "nodes.yaml", "age.key", "github-deploy.key", "github-push-token.txt",
@@ -38,6 +39,14 @@ def _add_file(digest, label: str, path: Path) -> None:
         digest.update(b"\0missing")
     except UnreadableInput:  # not a regular file: configure runs in full and reports it
         digest.update(b"\0unreadable" + os.urandom(8))
+    digest.update(b"\0")
+
+
+def _add_bytes(digest, label: str, content: bytes) -> None:
+    """`_add_file` of a regular file holding `content`."""
+    digest.update(label.encode() + b"\0")
+    # read_bounded refuses a file over the bound, so such a file never matches a recorded digest
+    digest.update(content if len(content) <= MAX_DIGEST_BYTES else b"\0unreadable" + os.urandom(8))
     digest.update(b"\0")
 
 
@@ -62,20 +71,44 @@ def inputs_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
+def _manifest_entries(text: bytes) -> list[str]:
+    try:
+        lines = text.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        return []
+    return [line for line in lines if line and not line.startswith("#")]
+
+
 def outputs_digest(root: Path) -> str:
     digest = hashlib.sha256()
     manifest = root / MANIFEST_FILE
     _add_file(digest, MANIFEST_FILE, manifest)
     try:
-        lines = read_bounded(manifest, limit=MAX_DIGEST_BYTES).decode("utf-8").splitlines()
-    except (FileNotFoundError, UnreadableInput, UnicodeDecodeError):
-        lines = []
-    for line in lines:
-        if line and not line.startswith("#"):
-            if is_inside(root, line):
-                _add_file(digest, line, root / line)
-            else:  # never read outside the repository; configure refuses the entry
-                digest.update(b"\0unsafe" + os.urandom(8))
+        entries = _manifest_entries(read_bounded(manifest, limit=MAX_DIGEST_BYTES))
+    except (FileNotFoundError, UnreadableInput):
+        entries = []
+    within = Inside(root)
+    for line in entries:
+        if within.contains(line):
+            _add_file(digest, line, root / line)
+        else:  # never read outside the repository; configure refuses the entry
+            digest.update(b"\0unsafe" + os.urandom(8))
+    return digest.hexdigest()
+
+
+def written_outputs_digest(manifest: bytes, files: Mapping[str, bytes]) -> str:
+    """`outputs_digest` of the tree configure has just swapped in, from the bytes it wrote there
+    (`manifest` as `.generated-files`, `files` by path) instead of reading them all back. Every
+    entry passed configure's path checks; one missing from `files` cannot happen after a
+    successful swap, and is digested so that the next run does not take the tree as up to date."""
+    digest = hashlib.sha256()
+    _add_bytes(digest, MANIFEST_FILE, manifest)
+    for line in _manifest_entries(manifest):
+        content = files.get(line)
+        if content is None:
+            digest.update(b"\0missing" + os.urandom(8))
+        else:
+            _add_bytes(digest, line, content)
     return digest.hexdigest()
 
 

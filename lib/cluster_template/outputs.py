@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 
 from .errors import ClusterTemplateError
 from .run import Executor
-from .safepath import UnsafePath, inside
+from .safepath import Inside, UnsafePath, inside
 
 STAGING_DIR = ".configure-staging"
 PLAN_FILE = ".plan.json"
@@ -74,11 +74,11 @@ class OutputPlan:
         return cls(**lists)
 
 
-def output_path(root: Path, entry: str, *, source: str, removing: bool = False) -> Path:
+def output_path(root: Path, entry: str, *, source: str, removing: bool = False, within: Inside | None = None) -> Path:
     """`root / entry` for a path configure may write (or, `removing`, remove); UnsafePath naming
-    `entry` otherwise."""
+    `entry` otherwise. `within`, the `Inside` of the current pass over `root`, resolves each folder once."""
     pure = PurePosixPath(entry)
-    path = inside(root, entry, source=source)
+    path = (within or Inside(root))(entry, source=source)
     allowed = (pure.parts[0] in OUTPUT_TREES and len(pure.parts) > 1) or entry in OUTPUT_TOP_FILES
     owned_elsewhere = removing and any(entry == other or entry.startswith(other + "/") for other in NOT_RENDERED)
     if not allowed or owned_elsewhere or pure.as_posix() != entry:
@@ -89,10 +89,11 @@ def output_path(root: Path, entry: str, *, source: str, removing: bool = False) 
     return path
 
 
-def read_manifest(root: Path) -> list[str]:
+def read_manifest(root: Path, within: Inside | None = None) -> list[str]:
     """The paths listed in `.generated-files`, each checked with `output_path` as a path configure
     may remove (a manifest entry is exactly that)."""
-    path = inside(root, MANIFEST_FILE)
+    within = within or Inside(root)
+    path = within(MANIFEST_FILE)
     if not path.is_file():
         return []
     try:
@@ -101,7 +102,7 @@ def read_manifest(root: Path) -> list[str]:
         raise UnsafePath(f"{MANIFEST_FILE}: is not UTF-8 text; restore it from git") from None
     entries = [line for line in text.splitlines() if line and not line.startswith("#")]
     for entry in entries:
-        output_path(root, entry, source=MANIFEST_FILE, removing=True)
+        output_path(root, entry, source=MANIFEST_FILE, removing=True, within=within)
     return entries
 
 
@@ -113,8 +114,9 @@ def manifest_text(paths: list[str]) -> str:
 def plan_outputs(root: Path, new_files: dict[str, bytes]) -> OutputPlan:
     """Compare the staged contents with the working tree."""
     plan = OutputPlan(manifest=sorted(new_files))
+    within = Inside(root)
     for path in sorted(new_files):
-        current = output_path(root, path, source="rendered output")
+        current = output_path(root, path, source="rendered output", within=within)
         if current.is_dir():
             raise SwapError(f"{path}: is a directory where `inv configure` writes a file; move it away and run again")
         if not current.is_file():
@@ -123,9 +125,9 @@ def plan_outputs(root: Path, new_files: dict[str, bytes]) -> OutputPlan:
             plan.update.append(path)
         else:
             plan.unchanged.append(path)
-    stale = [path for path in read_manifest(root) if path not in new_files]
+    stale = [path for path in read_manifest(root, within) if path not in new_files]
     plan.remove = sorted(path for path in stale
-                         if output_path(root, path, source=MANIFEST_FILE, removing=True).is_file())
+                         if output_path(root, path, source=MANIFEST_FILE, removing=True, within=within).is_file())
     return plan
 
 
@@ -238,10 +240,11 @@ def recover(ex: Executor, root: Path, *, replan: bool = False) -> str | None:
             if plan_file.is_symlink() or not plan_file.is_file():
                 raise ValueError("not a regular file")
             plan = OutputPlan.from_json(plan_file.read_text(encoding="utf-8"))
+            within = Inside(root)
             for entry in [*plan.create, *plan.update, *plan.manifest]:
-                output_path(root, entry, source=f"{STAGING_DIR}/{PLAN_FILE}")
+                output_path(root, entry, source=f"{STAGING_DIR}/{PLAN_FILE}", within=within)
             for entry in plan.remove:
-                output_path(root, entry, source=f"{STAGING_DIR}/{PLAN_FILE}", removing=True)
+                output_path(root, entry, source=f"{STAGING_DIR}/{PLAN_FILE}", removing=True, within=within)
         except (ValueError, UnicodeDecodeError, OSError, UnsafePath) as exc:
             if not replan:
                 raise SwapError(
@@ -260,16 +263,19 @@ def recover(ex: Executor, root: Path, *, replan: bool = False) -> str | None:
 
 def _apply(ex: Executor, root: Path, plan: OutputPlan) -> None:
     staging = root / STAGING_DIR
+    # One pass: a folder the moves create is made under its (already resolved) parent, so it
+    # resolves where it was resolved to before it existed.
+    within = Inside(root)
     for path in [*plan.create, *plan.update]:
         source = staging / path
         if source.is_file():  # already moved by an earlier, interrupted apply
-            target = output_path(root, path, source=f"{STAGING_DIR}/{PLAN_FILE}")
+            target = output_path(root, path, source=f"{STAGING_DIR}/{PLAN_FILE}", within=within)
             try:
                 ex.move(source, target, label=path)
             except OSError as exc:
                 raise _swap_failed(path, exc) from None
     for path in plan.remove:
-        target = output_path(root, path, source=f"{STAGING_DIR}/{PLAN_FILE}", removing=True)
+        target = output_path(root, path, source=f"{STAGING_DIR}/{PLAN_FILE}", removing=True, within=within)
         if target.is_dir():
             continue
         if ex.remove(target, label=path) and not ex.dry:

@@ -138,7 +138,8 @@ def configure(
         raise
     with stage(watch, "swap"):
         outputs.commit(ex, root, plan)
-        state = {"inputs": inputs_digest, "outputs": fingerprint.outputs_digest(root),
+        written = fingerprint.written_outputs_digest(outputs.manifest_text(plan.manifest).encode(), files)
+        state = {"inputs": inputs_digest, "outputs": written,
                  secretrecord.SEARCHED_KEY: secretrecord.searched(rendered, searched_for),
                  secretrecord.STATE_KEY: secretrecord.record(record_key, rendered, files, secret_paths, sops_rules,
                                                              previous)}
