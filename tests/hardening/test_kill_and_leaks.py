@@ -172,8 +172,18 @@ def test_two_mutating_tasks_at_once_are_not_interleaved(configured_sample):
     cluster.write_text(cluster.read_text().replace('"example.com"', '"example.net"'))
     first = subprocess.Popen([INV, "configure", "--yes"], cwd=project.root, env=env(),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.3)
-    second = project.inv("configure", "--yes")
+    # Once the first run holds the lock (it names itself in the lock file), freeze it there: a
+    # one-key configure is quick enough to finish before a second `inv` has even started.
+    lock = project.root / ".inv.lock"
+    deadline = time.monotonic() + 60
+    while not (lock.exists() and lock.read_text().strip()):
+        assert first.poll() is None and time.monotonic() < deadline, "the first run never took the lock"
+        time.sleep(0.002)
+    first.send_signal(signal.SIGSTOP)
+    try:
+        second = project.inv("configure", "--yes")
+    finally:
+        first.send_signal(signal.SIGCONT)
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     assert second.returncode == 4 and "is running in this checkout" in second.stderr
