@@ -56,9 +56,10 @@ def configure(c, yes=False, force=False, timings=False):
     import time
 
     started = time.perf_counter()
-    from cluster_template.fingerprint import is_up_to_date
+    from cluster_template.fingerprint import inputs_digest, is_up_to_date
 
-    if not force and is_up_to_date(ROOT):
+    digest = None if force else inputs_digest(ROOT)  # the run below reuses it
+    if not force and is_up_to_date(ROOT, digest):
         say("up to date: no input, template or output changed since the last configure (--force to re-run)")
         if timings:
             _say_timings({"up-to-date check": time.perf_counter() - started}, time.perf_counter() - started)
@@ -86,7 +87,7 @@ def configure(c, yes=False, force=False, timings=False):
         if live:
             ex.note("a running `inv configure` is using its staging directory; this plan leaves it alone")
         result = run_configure(ROOT, ex, confirm=ask, validate_output=as_configure_check(ex), settle=not live,
-                               stopwatch=watch)
+                               stopwatch=watch, inputs_digest=digest)
     if result.recovered:
         say(result.recovered)
     if result.validation_summary:

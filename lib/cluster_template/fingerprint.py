@@ -122,11 +122,12 @@ def read_state(root: Path) -> dict:
     return state if isinstance(state, dict) else {}
 
 
-def is_up_to_date(root: Path) -> bool:
-    """Whether the last successful configure's outputs are still exactly what it would write now."""
+def is_up_to_date(root: Path, inputs: str | None = None) -> bool:
+    """Whether the last successful configure's outputs are still exactly what it would write now.
+    `inputs`: `inputs_digest(root)`, when the caller has taken it already."""
     state = read_state(root)
     if not state:
         return False
     if (root / ".configure-staging").exists():
         return False  # an interrupted swap must be settled first
-    return state.get("inputs") == inputs_digest(root) and state.get("outputs") == outputs_digest(root)
+    return state.get("inputs") == (inputs or inputs_digest(root)) and state.get("outputs") == outputs_digest(root)

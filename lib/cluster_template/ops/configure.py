@@ -83,13 +83,16 @@ def configure(
     validate_output: OutputValidator | None = None,
     settle: bool = True,
     stopwatch: Stopwatch | None = None,
+    inputs_digest: str | None = None,
 ) -> ConfigureResult:
     watch = stopwatch or Stopwatch()
     state_file = inside(root, fingerprint.STATE_FILE)  # refused now, not after the swap
     compiled = inside(root, CACHE_DIR / "jinja")  # never written through a symlink leading out
     with stage(watch, "recover + input digest"):
         recovered = outputs.recover(ex, root, replan=True) if settle else None
-        inputs_digest = fingerprint.inputs_digest(root)  # before reading: an edit during the run is seen next time
+        # Taken before the inputs are read (by the caller's up-to-date check, or here): an edit during
+        # the run is seen next time.
+        inputs_digest = inputs_digest or fingerprint.inputs_digest(root)
     with stage(watch, "config load + derive"):
         config, local = load_inputs(root, ex)
         context = derive(config, local)
