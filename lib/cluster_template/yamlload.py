@@ -49,7 +49,8 @@ def _is_second_document(error: BaseException) -> bool:
 def _errors() -> tuple[type[BaseException], ...]:
     from ruamel.yaml.error import YAMLError, YAMLStreamError
 
-    return (YAMLError, YAMLStreamError, RecursionError, ValueError, TypeError)
+    # IndexError: ruamel's integer constructor fails on a sign and underscores alone (`-_`).
+    return (YAMLError, YAMLStreamError, RecursionError, ValueError, TypeError, IndexError)
 
 
 def load(text: str, *, source: str, secret: bool = False) -> Any:

@@ -125,7 +125,8 @@ def _parse(path: Path, issues: list[ConfigIssue]) -> _Document | None:
     yaml.allow_duplicate_keys = False
     try:
         tree = yaml.load(text)
-    except (YAMLError, RecursionError, ValueError) as exc:
+    # IndexError: ruamel's integer constructor fails on a sign and underscores alone (`-_`).
+    except (YAMLError, RecursionError, ValueError, IndexError) as exc:
         line, problem = describe(exc)
         issues.append(ConfigIssue(name, "", f"invalid YAML: {problem}", line))
         return None
