@@ -69,14 +69,14 @@ def _talos_yaml() -> Any:
                 table = {}
                 for versions, tag, regexp, first in implicit_resolvers:
                     if (1, 2) in versions and tag in kept_tags:
-                        if tag == "tag:yaml.org,2002:int":
-                            # ruamel's pattern also matches a sign and underscores alone (`+_`),
-                            # which go-yaml reads as a string: an integer has a digit.
-                            regexp = re.compile(r"(?=.*[0-9])(?:" + regexp.pattern + ")", regexp.flags)
+                        # ruamel's integer pattern also matches a sign and underscores alone (`+_`),
+                        # which go-yaml reads as a string: an integer has a digit.
+                        pattern = (re.compile(r"(?=.*[0-9])(?:" + regexp.pattern + ")", regexp.flags)
+                                   if tag == "tag:yaml.org,2002:int" else regexp)
                         # No first characters: the resolver is tried for every scalar (the None slot).
                         chars: list[str | None] = list(first) if first else [None]
                         for char in chars:
-                            table.setdefault(char, []).append((tag, regexp))
+                            table.setdefault(char, []).append((tag, pattern))
                 self._version_implicit_resolver["talos"] = table
             return table
 
